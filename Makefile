@@ -1,0 +1,57 @@
+# labkit — one-command set-up and the course's jobs.
+# `make course` and `make test` each do all set-up themselves on a fresh machine.
+
+PYTHON      ?= python3.11
+VENV        := .venv
+PY          := $(VENV)/bin/python
+PIP         := $(PY) -m pip
+TF_VERSION  := 2.15.1
+HVD_VERSION := 0.28.1
+# The set-up stamp is keyed on the files that decide what is installed, so `make setup`
+# is near-instant when nothing changed and re-runs when a dependency changes.
+DEPS_KEY    := $(shell cat pyproject.toml .ci/setup.sh 2>/dev/null | sha256sum | cut -c1-16)
+STAMP       := $(VENV)/.setup-$(DEPS_KEY)
+
+export PYTHON VENV TF_VERSION HVD_VERSION
+
+.PHONY: setup test course lab bench lint release doctor clean help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make course   release, execute and autograde the whole course, print a report"
+	@echo "make test     run the test suite (does all set-up first)"
+	@echo "make lab      start JupyterLab on labs/ with the kit's kernel"
+	@echo "make bench    run the benchmarks, write benchmarks/results.md"
+	@echo "make setup    create .venv and install everything (Horovod's build included)"
+	@echo "make lint     ruff"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml .ci/setup.sh
+	bash .ci/setup.sh
+	@rm -f $(VENV)/.setup-*
+	@touch $@
+
+test: setup
+	$(VENV)/bin/pytest -q
+
+course: setup
+	$(VENV)/bin/labkit course
+
+lab: setup
+	$(VENV)/bin/labkit lab
+
+bench: setup
+	$(PY) benchmarks/run.py
+
+lint: setup
+	$(VENV)/bin/ruff check labkit tests benchmarks datasets
+
+release: setup
+	$(VENV)/bin/labkit release
+
+doctor: setup
+	$(VENV)/bin/labkit doctor
+
+clean:
+	rm -rf build grading/submitted grading/autograded grading/feedback grading/gradebook.db

@@ -1,0 +1,101 @@
+"""Input checks shared by every labkit function that takes user data.
+
+Each check raises a :class:`ValueError` (or :class:`TypeError` for a wrong type) whose message names
+the argument, says what is wrong with it and how to fix it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _as_array(name: str, x: Any) -> np.ndarray:
+    if isinstance(x, str | bytes) or x is None or np.isscalar(x):
+        raise TypeError(f"{name} must be array-like (a list, NumPy array or pandas Series), got {type(x).__name__}.")
+    if isinstance(x, dict | set):
+        raise TypeError(f"{name} must be array-like and ordered, got a {type(x).__name__}: pass a list instead.")
+    try:
+        arr = np.asarray(x)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"{name} could not be turned into an array ({exc}); pass a flat list or 1-D array.") from None
+    return arr
+
+
+def check_numeric(name: str, x: Any, *, ndim: int = 1) -> np.ndarray:
+    """Return ``x`` as a finite float64 array of ``ndim`` dimensions, or raise a clear error.
+
+    >>> check_numeric("y_true", [1, 2, 3])
+    array([1., 2., 3.])
+    >>> check_numeric("y_true", [1, float("nan")])
+    Traceback (most recent call last):
+    ...
+    ValueError: y_true contains NaN at index 1: drop or impute missing values before scoring.
+    """
+    arr = _as_array(name, x)
+    if arr.dtype == object or arr.dtype.kind in "USV":
+        raise TypeError(f"{name} must hold numbers, got values of dtype {arr.dtype} (e.g. {arr.flat[0]!r}).")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}.")
+    _check_shape(name, arr, ndim)
+    arr = arr.astype(np.float64, copy=False)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        where = np.argwhere(bad)[0]
+        index = int(where[0]) if ndim == 1 else tuple(int(i) for i in where)
+        kind = "NaN" if np.isnan(arr[tuple(where)]) else "an infinite value"
+        raise ValueError(f"{name} contains {kind} at index {index}: drop or impute missing values before scoring.")
+    return arr
+
+
+def check_labels(name: str, x: Any) -> np.ndarray:
+    """Return ``x`` as a 1-D array of class or cluster labels (integers, booleans or strings).
+
+    >>> check_labels("y_pred", ["cat", "dog"])
+    array(['cat', 'dog'], dtype='<U3')
+    """
+    arr = _as_array(name, x)
+    _check_shape(name, arr, 1)
+    if arr.dtype.kind == "f":
+        if np.isnan(arr).any():
+            raise ValueError(
+                f"{name} contains NaN at index {int(np.flatnonzero(np.isnan(arr))[0])}: labels must not be missing."
+            )
+        if not np.all(arr == np.round(arr)):
+            raise ValueError(
+                f"{name} holds non-integer floats (e.g. {arr[arr != np.round(arr)][0]!r}): labels must be classes, "
+                "not scores. For probabilities use roc_curve/roc_auc_score, or threshold them first."
+            )
+        arr = arr.astype(np.int64)
+    elif arr.dtype == object:
+        kinds = {type(v) for v in arr}
+        if len(kinds) > 1:
+            raise TypeError(f"{name} mixes label types {sorted(k.__name__ for k in kinds)}: use one type.")
+        arr = arr.astype(str) if kinds <= {str} else arr
+    return arr
+
+
+def check_same_length(**arrays: np.ndarray) -> None:
+    """Raise if the arrays do not all have the same length.
+
+    >>> check_same_length(y_true=np.zeros(3), y_pred=np.zeros(2))
+    Traceback (most recent call last):
+    ...
+    ValueError: y_true and y_pred must have the same length, got 3 and 2.
+    """
+    names = list(arrays)
+    lengths = [len(a) for a in arrays.values()]
+    if len(set(lengths)) > 1:
+        raise ValueError(
+            f"{' and '.join(names)} must have the same length, got {' and '.join(str(n) for n in lengths)}."
+        )
+
+
+def _check_shape(name: str, arr: np.ndarray, ndim: int) -> None:
+    if arr.ndim != ndim:
+        shape = "a 1-D array" if ndim == 1 else f"a {ndim}-D array"
+        hint = " (use .ravel() for a column vector)" if ndim == 1 and arr.ndim == 2 and 1 in arr.shape else ""
+        raise ValueError(f"{name} must be {shape}, got shape {arr.shape}{hint}.")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty: scoring needs at least one sample.")
