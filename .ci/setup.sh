@@ -39,6 +39,6 @@ fi
 "$PY" -m pip install -q -e ".[dev]"
 # The kit's own kernel, installed into the venv so every notebook runs with this environment
 # whatever Jupyter is on PATH.
-"$PY" -m ipykernel install --sys-prefix --name labkit --display-name "Python 3 (labkit)" >/dev/null
+"$PY" -m labkit.jupyter
 "$PY" -c 'import horovod.tensorflow as h; assert h.gloo_built(), "Horovod was built without Gloo"'
 echo "labkit environment ready in $VENV"

@@ -1,0 +1,190 @@
+"""nbgrader, driven in-process: release labs, autograde submissions, read and export the gradebook.
+
+Everything goes through nbgrader's own API with the course's ``nbgrader_config.py``, so the gradebook,
+formgrader and command-line ``nbgrader`` all see the same course.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from labkit.paths import course_root, ensure_venv_bin_on_path, labs_dir, solutions_dir
+
+
+class GradingError(RuntimeError):
+    """nbgrader could not release or grade a lab; the message carries nbgrader's log."""
+
+
+def list_labs() -> list[str]:
+    """Lab ids in course order: the ``NN_name`` folders of ``solutions/``.
+
+    >>> "04_metrics" in list_labs()
+    True
+    """
+    return sorted(p.name for p in solutions_dir().iterdir() if p.is_dir() and p.name[:2].isdigit())
+
+
+def resolve_lab(name: str) -> str:
+    """Accept ``04_metrics``, ``04`` or ``metrics`` and return the lab id, or raise naming the choices.
+
+    >>> resolve_lab("04"), resolve_lab("metrics")
+    ('04_metrics', '04_metrics')
+    """
+    labs = list_labs()
+    matches = [lab for lab in labs if name in (lab, lab[:2], lab[3:])]
+    if len(matches) != 1:
+        raise GradingError(f"no lab called {name!r}: choose one of {', '.join(labs)}.")
+    return matches[0]
+
+
+def lab_notebook(lab: str, *, released: bool = False) -> Path:
+    """The lab's one notebook in ``solutions/`` (or ``labs/`` when ``released``)."""
+    base = (labs_dir() if released else solutions_dir()) / lab
+    notebooks = sorted(base.glob("*.ipynb"))
+    if len(notebooks) != 1:
+        raise GradingError(f"{base} must hold exactly one notebook, found {len(notebooks)}.")
+    return notebooks[0]
+
+
+def api(root: Path | None = None):
+    """An ``NbGraderAPI`` configured from ``<root>/nbgrader_config.py`` (root: the course)."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    ensure_venv_bin_on_path()
+    root = Path(root or course_root())
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    config.CourseDirectory.root = str(root)
+    coursedir = CourseDirectory(config=config)
+    return NbGraderAPI(coursedir=coursedir, config=config)
+
+
+def _check(result: dict, what: str) -> None:
+    if not result.get("success"):
+        log = (result.get("log") or "") + (result.get("error") or "")
+        raise GradingError(f"{what} failed:\n{log.strip()[-4000:]}")
+
+
+def release(labs: Iterable[str] | None = None, *, root: Path | None = None) -> list[str]:
+    """Regenerate ``labs/<lab>/`` from ``solutions/<lab>/`` with ``nbgrader generate_assignment``.
+
+    Solutions and hidden tests are stripped; every cell's checksum goes into the gradebook so that
+    autograding can restore locked and test cells later.
+    """
+    nb_api = api(root)
+    done = []
+    for lab in labs or list_labs():
+        _check(nb_api.generate_assignment(lab, force=True, create=True), f"releasing {lab}")
+        done.append(lab)
+    return done
+
+
+@dataclass
+class Grade:
+    """One learner's autograded result for a lab."""
+
+    student: str
+    lab: str
+    score: float
+    max_score: float
+    ok: bool
+    message: str = ""
+
+
+def submit(lab: str, student: str, notebook: Path, *, root: Path | None = None) -> Path:
+    """Place ``notebook`` as ``student``'s submission of ``lab`` under ``grading/submitted/``."""
+    nb_api = api(root)
+    dest = Path(nb_api.coursedir.format_path(nb_api.coursedir.submitted_directory, student, lab))
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    shutil.copyfile(notebook, dest / lab_notebook(lab, released=True).name)
+    return dest
+
+
+def autograde(lab: str, students: Iterable[str], *, root: Path | None = None) -> list[Grade]:
+    """Autograde already-submitted notebooks and return each learner's total from the gradebook."""
+    nb_api = api(root)
+    grades = []
+    for student in students:
+        result = nb_api.autograde(lab, student, force=True, create=True)
+        ok = bool(result.get("success"))
+        message = "" if ok else (result.get("error") or result.get("log") or "autograde failed")[-2000:]
+        score, max_score = read_score(lab, student, root=root)
+        grades.append(Grade(student, lab, score, max_score, ok, message))
+    return grades
+
+
+def grade_directory(lab: str, submissions: Path, *, root: Path | None = None) -> list[Grade]:
+    """Grade every submission in ``submissions``: one sub-folder per learner holding the lab's notebook,
+    or one ``<learner>.ipynb`` file per learner."""
+    submissions = Path(submissions)
+    if not submissions.is_dir():
+        raise GradingError(f"{submissions} is not a directory of submissions.")
+    students = []
+    for entry in sorted(submissions.iterdir()):
+        if entry.is_dir():
+            notebooks = sorted(entry.glob("*.ipynb"))
+            if not notebooks:
+                continue
+            student, notebook = entry.name, notebooks[0]
+        elif entry.suffix == ".ipynb":
+            student, notebook = entry.stem, entry
+        else:
+            continue
+        submit(lab, student, notebook, root=root)
+        students.append(student)
+    if not students:
+        raise GradingError(f"no submissions in {submissions}: expected <learner>/<notebook>.ipynb or <learner>.ipynb.")
+    return autograde(lab, students, root=root)
+
+
+def read_score(lab: str, student: str, *, root: Path | None = None) -> tuple[float, float]:
+    """``(score, max_score)`` of one learner's submission from the gradebook (0 if it is absent)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    nb_api = api(root)
+    with Gradebook(nb_api.coursedir.db_url) as gb:
+        try:
+            sub = gb.find_submission(lab, student)
+            return float(sub.score), float(sub.max_score)
+        except MissingEntry:
+            return 0.0, float(gb.find_assignment(lab).max_score)
+
+
+def export(path: Path, *, root: Path | None = None) -> int:
+    """Write the gradebook as CSV (one row per learner and lab, per-question columns); returns the row count."""
+    from nbgrader.api import Gradebook
+
+    nb_api = api(root)
+    rows = []
+    with Gradebook(nb_api.coursedir.db_url) as gb:
+        for assignment in gb.assignments:
+            for sub in assignment.submissions:
+                for nb in sub.notebooks:
+                    row = {"lab": assignment.name, "student": sub.student.id, "score": nb.score,
+                           "max_score": nb.max_score}
+                    for grade in sorted(nb.grades, key=lambda g: g.name):
+                        row[grade.name] = grade.score
+                    rows.append(row)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fields: list[str] = []
+    for row in rows:
+        fields += [k for k in row if k not in fields]
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    return len(rows)
+
+
+def gradebook_path(root: Path | None = None) -> Path:
+    url = api(root).coursedir.db_url
+    return Path(url.removeprefix("sqlite:///"))
+
