@@ -1,6 +1,6 @@
 """Input checks shared by every labkit function that takes user data.
 
-Each check raises a :class:`ValueError` (or :class:`TypeError` for a wrong type) whose message names
+Each check raises a :class:`ValueError` (wrong type included, as the course API promises) whose message names
 the argument, says what is wrong with it and how to fix it.
 """
 
@@ -13,9 +13,9 @@ import numpy as np
 
 def _as_array(name: str, x: Any) -> np.ndarray:
     if isinstance(x, str | bytes) or x is None or np.isscalar(x):
-        raise TypeError(f"{name} must be array-like (a list, NumPy array or pandas Series), got {type(x).__name__}.")
+        raise ValueError(f"{name} must be array-like (a list, NumPy array or pandas Series), got {type(x).__name__}.")
     if isinstance(x, dict | set):
-        raise TypeError(f"{name} must be array-like and ordered, got a {type(x).__name__}: pass a list instead.")
+        raise ValueError(f"{name} must be array-like and ordered, got a {type(x).__name__}: pass a list instead.")
     try:
         arr = np.asarray(x)
     except ValueError as exc:  # ragged nested lists
@@ -35,9 +35,9 @@ def check_numeric(name: str, x: Any, *, ndim: int = 1) -> np.ndarray:
     """
     arr = _as_array(name, x)
     if arr.dtype == object or arr.dtype.kind in "USV":
-        raise TypeError(f"{name} must hold numbers, got values of dtype {arr.dtype} (e.g. {arr.flat[0]!r}).")
+        raise ValueError(f"{name} must hold numbers, got values of dtype {arr.dtype} (e.g. {arr.flat[0]!r}).")
     if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}.")
+        raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}.")
     _check_shape(name, arr, ndim)
     arr = arr.astype(np.float64, copy=False)
     bad = ~np.isfinite(arr)
@@ -71,7 +71,7 @@ def check_labels(name: str, x: Any) -> np.ndarray:
     elif arr.dtype == object:
         kinds = {type(v) for v in arr}
         if len(kinds) > 1:
-            raise TypeError(f"{name} mixes label types {sorted(k.__name__ for k in kinds)}: use one type.")
+            raise ValueError(f"{name} mixes label types {sorted(k.__name__ for k in kinds)}: use one type.")
         arr = arr.astype(str) if kinds <= {str} else arr
     return arr
 

@@ -46,7 +46,7 @@ def _label_pair(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.nd
     p = check_labels("y_pred", y_pred)
     check_same_length(y_true=t, y_pred=p)
     if (t.dtype.kind in "US") != (p.dtype.kind in "US"):
-        raise TypeError(
+        raise ValueError(
             f"y_true holds {t.dtype} labels but y_pred holds {p.dtype}: both must use the same label type."
         )
     return t, p

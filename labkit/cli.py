@@ -1,0 +1,142 @@
+"""The ``labkit`` command: release, run, grade and check the course."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from labkit.paths import course_root, ensure_venv_bin_on_path
+
+
+def _labs(names: tuple[str, ...]) -> list[str]:
+    from labkit.grading.nbgrader import list_labs, resolve_lab
+
+    return [resolve_lab(n) for n in names] if names else list_labs()
+
+
+class _Group(click.Group):
+    """Turns the kit's own errors into a one-line message and exit code 2 instead of a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        from labkit.datasets import DatasetError
+        from labkit.grading.nbgrader import GradingError
+
+        try:
+            return super().invoke(ctx)
+        except (GradingError, DatasetError) as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="labkit")
+def main() -> None:
+    """labkit: an autograded course from Spark essentials to distributed deep learning."""
+    ensure_venv_bin_on_path()
+
+
+@main.command()
+@click.argument("labs", nargs=-1)
+@click.option("--no-demo", is_flag=True, help="Do not regenerate grading/demo/ submissions.")
+def release(labs: tuple[str, ...], no_demo: bool) -> None:
+    """Regenerate labs/ from solutions/ (nbgrader generate_assignment) and the demo submissions."""
+    from labkit.grading import demo
+    from labkit.grading.nbgrader import release as do_release
+
+    for lab in do_release(_labs(labs)):
+        if not no_demo:
+            demo.write(lab)
+        click.echo(f"released {lab} → labs/{lab}/")
+
+
+@main.command()
+@click.argument("labs", nargs=-1)
+@click.option("--fast", is_flag=True, help="Small data and few epochs (what CI uses): about a minute a lab.")
+@click.option("--released", is_flag=True, help="Run the released labs/ notebooks instead of solutions/.")
+def run(labs: tuple[str, ...], fast: bool, released: bool) -> None:
+    """Execute lab notebooks headlessly with papermill into build/executed/."""
+    from labkit.runner import run_labs
+
+    results = run_labs(_labs(labs), fast=fast, source="labs" if released else "solutions")
+    for r in results:
+        status = click.style("ok", fg="green") if r.ok else click.style("FAIL", fg="red")
+        click.echo(f"{r.lab:24} {status}  {r.seconds:6.1f} s  {r.output}" + (f"\n    {r.error}" if r.error else ""))
+    sys.exit(0 if all(r.ok for r in results) else 1)
+
+
+@main.command()
+@click.argument("lab")
+@click.argument("submissions", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def grade(lab: str, submissions: Path) -> None:
+    """Autograde every submission in SUBMISSIONS (<learner>/<notebook>.ipynb or <learner>.ipynb)."""
+    from labkit.grading.nbgrader import grade_directory, resolve_lab
+
+    grades = grade_directory(resolve_lab(lab), submissions)
+    for g in grades:
+        line = f"{g.student:24} {g.score:6g} / {g.max_score:g}"
+        click.echo(line if g.ok else f"{line}  (grading error: {g.message.strip().splitlines()[-1][:200]})")
+    click.echo(f"{len(grades)} submission(s) graded into {course_root() / 'grading'}")
+
+
+@main.command()
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=Path("grading/grades.csv"), show_default=True)
+def export(output: Path) -> None:
+    """Write the gradebook as CSV: one row per learner and lab, one column per question."""
+    from labkit.grading.nbgrader import export as do_export
+
+    n = do_export(output)
+    click.echo(f"wrote {n} row(s) to {output}")
+
+
+@main.command()
+def doctor() -> None:
+    """Check Python, Java, Spark, TensorFlow, Horovod, nbgrader's extensions and the datasets."""
+    from labkit.doctor import format_table, run_checks
+
+    checks = run_checks()
+    click.echo(format_table(checks))
+    failed = [c for c in checks if c.required and not c.ok]
+    click.echo(f"\n{len(checks) - len(failed)}/{len(checks)} checks passed")
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.argument("labs", nargs=-1)
+@click.option("--full", is_flag=True, help="Execute the solutions at full size instead of --fast.")
+def course(labs: tuple[str, ...], full: bool) -> None:
+    """Release, execute and autograde the whole course, print a table and write build/report.md."""
+    from labkit.course import format_table, run_course, write_report
+
+    reports = run_course(_labs(labs), fast=not full)
+    click.echo("\n" + format_table(reports))
+    path = write_report(reports)
+    click.echo(f"\nreport: {path}")
+    sys.exit(0 if all(r.ok for r in reports) else 1)
+
+
+@main.command()
+@click.option("--port", default=8888, show_default=True)
+def lab(port: int) -> None:
+    """Start JupyterLab on labs/ with the kit's kernel (Ctrl-C stops it)."""
+    import subprocess
+
+    cmd = ["jupyter", "lab", f"--notebook-dir={course_root() / 'labs'}", f"--port={port}", "--no-browser",
+           "--ServerApp.ip=127.0.0.1", "--MappingKernelManager.default_kernel_name=labkit"]
+    try:
+        sys.exit(subprocess.call(cmd, cwd=course_root()))
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
+@main.command()
+def kernel() -> None:
+    """(Re)install the kit's Jupyter kernel spec into the venv."""
+    from labkit.jupyter import install_kernel
+
+    click.echo(f"installed kernel spec in {install_kernel()}")
+
+
+if __name__ == "__main__":
+    main()
