@@ -67,7 +67,7 @@ def r2_score(y_true: ArrayLike, y_pred: ArrayLike) -> float:
 
     1 is a perfect fit, 0 is no better than predicting the mean, and it is negative for worse.
     A constant ``y_true`` makes ``SS_tot`` zero; following scikit-learn, the score is then 1.0 for
-    perfect predictions and 0.0 otherwise.
+    perfect predictions and 0.0 otherwise. With a single sample R² is undefined and ``nan`` is returned.
 
     >>> r2_score([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])
     0.9486081370449679
@@ -75,6 +75,8 @@ def r2_score(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     (1.0, 0.0)
     """
     t, p = _pair(y_true, y_pred)
+    if t.size < 2:
+        return float("nan")
     ss_res = float(np.sum((t - p) ** 2))
     centred = t - t.mean()
     ss_tot = float(np.dot(centred, centred))
