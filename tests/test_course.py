@@ -1,5 +1,6 @@
 """The course as nbgrader and papermill see it: clean notebooks, fresh releases, a real grading round trip."""
 
+import csv
 import json
 import re
 import subprocess
@@ -79,7 +80,21 @@ def test_grading_round_trip(lab: str, course_copy: Path):
     assert grades["perfect"].score == grades["perfect"].max_score > 0
     assert 0 < grades["partial"].score < grades["partial"].max_score
     assert grades["blank"].score == 0
-    assert (course_copy / "grading" / "gradebook.db").is_file()
+    # the gradebook exports one row per learner with one column per graded question, summing to the total
+    rows = {r["student"]: r for r in csv.DictReader(_export(course_copy))}
+    assert set(rows) == set(grades)
+    questions = [k for k in rows["perfect"] if k not in ("lab", "student", "score", "max_score")]
+    assert questions
+    for student, grade in grades.items():
+        assert sum(float(rows[student][q]) for q in questions) == pytest.approx(grade.score)
+
+
+def _export(root: Path) -> list[str]:
+    from labkit.grading.nbgrader import export
+
+    path = root / "grades.csv"
+    export(path)
+    return path.read_text().splitlines()
 
 
 @pytest.mark.slow

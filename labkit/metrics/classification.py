@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from labkit._validation import check_labels, check_numeric, check_same_length
+from labkit.metrics._labels import encode
 
 __all__ = [
     "confusion_matrix",
@@ -55,15 +56,8 @@ def _label_pair(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.nd
 def _encode(t: np.ndarray, p: np.ndarray, labels: ArrayLike | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Map labels to 0..k-1; returns ``(labels, t_idx, p_idx)`` with -1 for labels outside ``labels=``."""
     if labels is None:
-        if t.dtype.kind in "biu" and p.dtype.kind in "biu":
-            lo = int(min(t.min(), p.min()))
-            hi = int(max(t.max(), p.max()))
-            if hi - lo < 4 * (len(t) + 16):  # small integer range: O(n) with bincount, no sort
-                present = (np.bincount(t - lo, minlength=hi - lo + 1) + np.bincount(p - lo, minlength=hi - lo + 1)) > 0
-                lut = np.cumsum(present) - 1
-                return np.flatnonzero(present) + lo, lut[t - lo], lut[p - lo]
-        uniq, inv = np.unique(np.concatenate([t, p]), return_inverse=True)
-        return uniq, inv[: len(t)], inv[len(t) :]
+        classes, (ti, pi) = encode(t, p)
+        return classes, ti, pi
     lab = np.asarray(labels)
     if lab.ndim != 1 or lab.size == 0:
         raise ValueError(f"labels must be a non-empty 1-D list of classes, got {labels!r}.")

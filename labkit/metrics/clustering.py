@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from labkit._validation import check_labels, check_numeric, check_same_length
+from labkit.metrics._labels import encode
 
 __all__ = ["silhouette_samples", "silhouette_score", "davies_bouldin_score", "rand_score", "adjusted_rand_score"]
 
@@ -24,7 +25,7 @@ def _points_and_labels(X: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np.
     x = check_numeric("X", X, ndim=2)
     lab = check_labels("labels", labels)
     check_same_length(X=x, labels=lab)
-    _, codes = np.unique(lab, return_inverse=True)
+    _, (codes,) = encode(lab)
     k = int(codes.max()) + 1
     if not 2 <= k <= len(x) - 1:
         raise ValueError(
@@ -121,10 +122,14 @@ def _pair_counts(labels_true: ArrayLike, labels_pred: ArrayLike) -> tuple[float,
     t = check_labels("labels_true", labels_true)
     p = check_labels("labels_pred", labels_pred)
     check_same_length(labels_true=t, labels_pred=p)
-    _, ti = np.unique(t, return_inverse=True)
-    _, pi = np.unique(p, return_inverse=True)
-    kp = int(pi.max()) + 1
-    _, cells = np.unique(ti.astype(np.int64) * kp + pi, return_counts=True)
+    _, (ti,) = encode(t)
+    _, (pi,) = encode(p)
+    kt, kp = int(ti.max()) + 1, int(pi.max()) + 1
+    joint = ti.astype(np.int64) * kp + pi
+    if kt * kp <= 4 * len(t) + 64:  # dense contingency table
+        cells = np.bincount(joint, minlength=kt * kp)
+    else:
+        cells = np.unique(joint, return_counts=True)[1]
 
     def pairs(c: np.ndarray) -> float:
         c = c.astype(np.float64)
