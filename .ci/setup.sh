@@ -37,8 +37,14 @@ if ! "$PY" -c 'import horovod.tensorflow as h; assert h.gloo_built()' 2>/dev/nul
 fi
 
 "$PY" -m pip install -q -e ".[dev]"
+# The Spark Connect client needs protobuf 6; TensorFlow 2.15 declares protobuf<5 but runs on 6 once
+# labkit._protobuf_compat restores the one API its C extensions call. pip prints the declared conflict
+# ("tensorflow-cpu 2.15.1 requires protobuf<5") and exits 0; the tests check that TensorFlow imports
+# without a word on stderr and that Spark Connect works.
+"$PY" -m pip install -q "grpcio-status>=1.76" "googleapis-common-protos>=1.71" "zstandard>=0.25" "protobuf>=6.31,<7"
+"$PY" -m labkit._protobuf_compat
 # The kit's own kernel, installed into the venv so every notebook runs with this environment
 # whatever Jupyter is on PATH.
 "$PY" -m labkit.jupyter
-"$PY" -c 'import horovod.tensorflow as h; assert h.gloo_built(), "Horovod was built without Gloo"'
+TF_CPP_MIN_LOG_LEVEL=2 "$PY" -c 'import horovod.tensorflow as h; assert h.gloo_built(), "Horovod was built without Gloo"'
 echo "labkit environment ready in $VENV"

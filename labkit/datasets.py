@@ -73,6 +73,21 @@ def verify(name: str, directory: Path | None = None) -> Path:
     return path
 
 
+DATA_SUFFIXES = (".npz", ".parquet", ".csv")
+
+
+def write_manifest(directory: Path | None = None) -> Path:
+    """Rewrite ``MANIFEST`` (``<sha256>  <file>`` lines, ``sha256sum -c`` compatible) for every data file.
+
+    Build scripts call this after writing their output.
+    """
+    directory = directory or datasets_dir()
+    lines = [f"{sha256(f)}  {f.name}" for f in sorted(directory.iterdir()) if f.is_file() and f.suffix in DATA_SUFFIXES]
+    path = directory / "MANIFEST"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 @cache
 def _verified(name: str, directory: str) -> Path:
     return verify(name, Path(directory))

@@ -15,6 +15,7 @@ writes to stderr).
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 
 DEFAULT_CONF = {
@@ -39,6 +40,8 @@ def get_spark(app_name: str = "labkit", *, conf: Mapping[str, str] | None = None
     """Return the lab's ``SparkSession`` (created once, then reused), configured from the environment."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
+    # Python workers must run the kit's interpreter: a kernel's PATH may lead `python3` elsewhere
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
     remote = os.environ.get("LABKIT_SPARK_REMOTE")
