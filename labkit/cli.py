@@ -22,10 +22,11 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context):
         from labkit.datasets import DatasetError
         from labkit.grading.nbgrader import GradingError
+        from labkit.spark_connect import SparkConnectError
 
         try:
             return super().invoke(ctx)
-        except (GradingError, DatasetError) as exc:
+        except (GradingError, DatasetError, SparkConnectError) as exc:
             click.secho(f"error: {exc}", fg="red", err=True)
             sys.exit(2)
 
@@ -128,6 +129,24 @@ def lab(port: int) -> None:
         sys.exit(subprocess.call(cmd, cwd=course_root()))
     except KeyboardInterrupt:
         sys.exit(0)
+
+
+@main.command("spark-connect")
+@click.argument("action", type=click.Choice(["start", "stop", "status"]))
+@click.option("--port", default=15002, show_default=True)
+def spark_connect(action: str, port: int) -> None:
+    """Run the Spark Connect server bundled with PySpark 4 on 127.0.0.1 (one JVM for many notebooks)."""
+    from labkit import spark_connect as sc
+
+    if action == "start":
+        url = sc.start(port)
+        click.echo(f"Spark Connect server running at {url}\nuse it: export LABKIT_SPARK_REMOTE={url}")
+    elif action == "stop":
+        click.echo("stopped" if sc.stop(port) else f"no server started by labkit on port {port}")
+    else:
+        st = sc.status(port)
+        click.echo(f"running at {st['url']} (pid {st['pid']})" if st["running"] else "not running")
+        sys.exit(0 if st["running"] else 3)
 
 
 @main.command()

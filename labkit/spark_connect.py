@@ -21,6 +21,11 @@ from pathlib import Path
 from labkit.paths import build_dir
 
 DEFAULT_PORT = 15002
+
+
+class SparkConnectError(RuntimeError):
+    """The Spark Connect server could not be started or reached."""
+
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 
 
@@ -71,7 +76,7 @@ def start(port: int = DEFAULT_PORT, *, master: str = "local[*]", driver_memory: 
     if status(port)["running"]:
         return url(port)
     if _listening(port):
-        raise RuntimeError(f"port {port} is taken by another program: choose another with --port.")
+        raise SparkConnectError(f"port {port} is taken by another program: choose another with --port.")
     spark_home = Path(pyspark.__file__).parent
     # the server's Python workers (UDFs, pandas UDFs) must be the kit's interpreter, not whatever
     # `python3` is on PATH: that one lacks pandas and pyarrow
@@ -90,13 +95,13 @@ def start(port: int = DEFAULT_PORT, *, master: str = "local[*]", driver_memory: 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"the Spark Connect server exited with code {proc.returncode}; "
+            raise SparkConnectError(f"the Spark Connect server exited with code {proc.returncode}; "
                                f"see {status(port)['log']}")
         if _listening(port):
             return url(port)
         time.sleep(0.5)
     stop(port)
-    raise RuntimeError(f"the Spark Connect server did not listen on port {port} within {timeout:.0f} s")
+    raise SparkConnectError(f"the Spark Connect server did not listen on port {port} within {timeout:.0f} s")
 
 
 def stop(port: int = DEFAULT_PORT, *, timeout: float = 30.0) -> bool:
