@@ -84,11 +84,59 @@ def metric_cases(n: int, rng: np.random.Generator) -> list[tuple[str, Callable, 
     ]
 
 
+def session_start_seconds(env: dict[str, str]) -> float:
+    """Wall-clock seconds for a fresh Python process to get a session and run a first job."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from labkit.spark import get_spark; get_spark('bench').range(1000).count()"
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env={**os.environ, **env})
+    return time.perf_counter() - start
+
+
+def spark_section(repeats: int = 3) -> list[str]:
+    """Spark labs fast and full, and a fresh local session vs a Spark Connect client, interleaved."""
+    from labkit import spark_connect
+    from labkit.grading.nbgrader import lab_notebook, list_labs
+    from labkit.paths import build_dir
+    from labkit.runner import execute
+
+    lines = ["## Spark: session start and lab times", ""]
+    url = spark_connect.start(15091)
+    try:
+        local, connect = [], []
+        for _ in range(repeats):
+            local.append(session_start_seconds({}))
+            connect.append(session_start_seconds({"LABKIT_SPARK_REMOTE": url}))
+    finally:
+        spark_connect.stop(15091)
+    lo, co = min(local), min(connect)
+    print(f"session start: local {lo:.1f} s, Spark Connect client {co:.1f} s")
+    lines += ["Fresh Python process → session → first job, best of "
+              f"{repeats} interleaved runs (the Connect server was already up):", "",
+              "| session | seconds |", "|---|---:|", f"| local (starts its own JVM) | {lo:.1f} |",
+              f"| Spark Connect client | {co:.1f} |", f"| ratio local / Connect | {lo / co:.1f}× |", ""]
+    lines += ["Each Spark lab's solution executed headlessly with papermill (local mode):", "",
+              "| lab | --fast (s) | full size (s) |", "|---|---:|---:|"]
+    for lab in [lab for lab in list_labs() if lab < "04"]:
+        times = []
+        for fast in (True, False):
+            result = execute(lab_notebook(lab), build_dir() / "bench" / f"{lab}-{'fast' if fast else 'full'}.ipynb",
+                             fast=fast)
+            times.append(f"{result.seconds:.0f}" if result.ok else f"failed: {result.error[:60]}")
+        print(f"{lab}: fast {times[0]} s, full {times[1]} s")
+        lines.append(f"| {lab} | {times[0]} | {times[1]} |")
+    return lines + [""]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--silhouette-points", type=int, default=50_000)
+    parser.add_argument("--skip-spark", action="store_true", help="leave out the Spark lab and session timings")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     rng = np.random.default_rng(0)
@@ -123,6 +171,8 @@ def main() -> None:
               f"| scikit-learn (`working_memory` default) | {theirs_mib:.0f} | {theirs_s:.1f} |",
               f"| a full distance matrix would need | {full:,.0f} | |", ""]
     print(f"silhouette {n}: labkit {ours_mib:.0f} MiB {ours_s:.1f} s; sklearn {theirs_mib:.0f} MiB {theirs_s:.1f} s")
+    if not args.skip_spark:
+        lines += spark_section()
     out = HERE / "results.md"
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}")
