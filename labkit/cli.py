@@ -121,10 +121,13 @@ def course(labs: tuple[str, ...], full: bool) -> None:
 @click.option("--port", default=8888, show_default=True)
 def lab(port: int) -> None:
     """Start JupyterLab on labs/ with the kit's kernel (Ctrl-C stops it)."""
+    import os
     import subprocess
 
     cmd = ["jupyter", "lab", f"--notebook-dir={course_root() / 'labs'}", f"--port={port}", "--no-browser",
            "--ServerApp.ip=127.0.0.1", "--MappingKernelManager.default_kernel_name=labkit"]
+    if os.geteuid() == 0:  # containers and CI run as root; Jupyter refuses that unless told
+        cmd.append("--allow-root")
     try:
         sys.exit(subprocess.call(cmd, cwd=course_root()))
     except KeyboardInterrupt:
