@@ -18,3 +18,14 @@ def fast_mode(requested: bool = False) -> bool:
     True
     """
     return bool(requested) or bool(_os.environ.get("NBGRADER_EXECUTION"))
+
+
+def headless() -> bool:
+    """Whether the notebook runs with no browser attached: nbgrader grading (``NBGRADER_EXECUTION``) or
+    ``labkit run``/papermill (``LABKIT_HEADLESS``). Widgets then draw a static view: headless clients such
+    as nbclient can hang on output routed through ``ipywidgets.Output`` (nbclient issue #312).
+
+    >>> isinstance(headless(), bool)
+    True
+    """
+    return bool(_os.environ.get("NBGRADER_EXECUTION") or _os.environ.get("LABKIT_HEADLESS"))

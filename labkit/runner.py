@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ def execute(
     ensure_venv_bin_on_path()
     params = {**(FAST_PARAMETERS if fast else {}), **(parameters or {})}
     output.parent.mkdir(parents=True, exist_ok=True)
+    os.environ["LABKIT_HEADLESS"] = "1"  # inherited by the kernel: see labkit.headless()
     start = time.perf_counter()
     try:
         pm.execute_notebook(

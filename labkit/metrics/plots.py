@@ -10,11 +10,13 @@ Every function draws on ``ax`` (a new figure when omitted) and returns the axes,
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from labkit import headless
 from labkit.metrics.classification import (
     confusion_matrix,
     precision_recall_fscore_support,
@@ -107,15 +109,16 @@ def threshold_explorer(y_true: ArrayLike, y_score: ArrayLike, *, pos_label=None,
                                  description="threshold", continuous_update=True, readout_format=".3f")
     out = widgets.Output()
 
-    def draw(threshold: float) -> None:
+    def draw(threshold: float, target=out) -> None:
         pred = np.where(s >= threshold, positive, _negative(t, positive))
         cm = confusion_matrix(t == positive, pred == positive, labels=[False, True])
         (tn, fp), (fn, tp) = cm
         p, r, f, _ = precision_recall_fscore_support(t == positive, pred == positive, pos_label=True)
         point_fpr = fp / max(fp + tn, 1)
         point_tpr = tp / max(tp + fn, 1)
-        with out:
-            out.clear_output(wait=True)
+        with target if target is not None else contextlib.nullcontext():
+            if target is not None:
+                target.clear_output(wait=True)
             fig, ax = plt.subplots(figsize=(4.5, 4))
             ax.plot(fpr, tpr, lw=2)
             ax.plot([0, 1], [0, 1], ls="--", color="grey")
@@ -125,6 +128,9 @@ def threshold_explorer(y_true: ArrayLike, y_score: ArrayLike, *, pos_label=None,
             plt.show()
             print(f"TP {tp}  FP {fp}  FN {fn}  TN {tn}   precision {p:.4f}  recall {r:.4f}  F1 {f:.4f}")
 
+    if headless():  # no browser: draw the initial state as a plain figure, never through an Output widget
+        draw(slider.value, target=None)
+        return widgets.VBox([slider])
     slider.observe(lambda change: draw(change["new"]), names="value")
     draw(slider.value)
     return widgets.VBox([slider, out])
