@@ -31,8 +31,9 @@ def headless() -> bool:
     return bool(_os.environ.get("NBGRADER_EXECUTION") or _os.environ.get("LABKIT_HEADLESS"))
 
 
-def progress(iterable, *, desc: str | None = None, total: int | None = None):
+def progress(iterable=None, *, desc: str | None = None, total: int | None = None):
     """A progress bar over ``iterable``: a widget in JupyterLab, plain text on stdout when headless.
+    With no iterable it is a manual bar: call ``update(n)`` and ``close()``.
 
     Headless runs print to stdout rather than tqdm's default stderr, which nbgrader would count against
     a graded cell.

@@ -13,6 +13,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from labkit.hpo.scheduler import Job, Scheduler
+from labkit.hpo.search import Searcher
+from labkit.hpo.sha import SyncBracket, check_eta
+from labkit.hpo.stopping import Decision
+
 
 @dataclass(frozen=True)
 class Bracket:
@@ -51,3 +56,39 @@ def hyperband_brackets(max_resource: float, eta: int = 3) -> list[Bracket]:
         rungs = tuple((n // eta**i, r * eta**i) for i in range(s + 1))
         brackets.append(Bracket(s, rungs))
     return brackets
+
+
+class Hyperband(Scheduler):
+    """One Hyperband iteration: every bracket of :func:`hyperband_brackets` run as synchronous successive halving.
+
+    Brackets share the workers: a free worker takes the first job any bracket can give, so a bracket waiting at
+    its rung barrier does not hold the others up. Rung resources are rounded to whole units (epochs).
+
+    >>> from labkit.hpo import RandomSearcher, uniform
+    >>> hb = Hyperband(RandomSearcher({"x": uniform(0, 1)}, seed=0), max_resource=9, reduction_factor=3)
+    >>> [b.sizes for b in hb.brackets], hb.n_trials
+    ([[9, 3, 1], [5, 1], [3]], 17)
+    """
+
+    def __init__(self, searcher: Searcher, *, max_resource: int, reduction_factor: int = 3,
+                 mode: str = "max") -> None:
+        super().__init__(searcher, max_resource=max_resource, mode=mode)
+        self.eta = check_eta(reduction_factor)
+        self.brackets = [
+            SyncBracket(self, [(n, max(1, round(r))) for n, r in b.rungs], eta=self.eta, name=f"bracket {b.s}: ")
+            for b in hyperband_brackets(max_resource, self.eta)
+        ]
+        self.n_trials = sum(b.sizes[0] for b in self.brackets)
+        self.owner_of: dict[int, SyncBracket] = {}
+
+    def suggest(self) -> Job | None:
+        for bracket in self.brackets:
+            job = bracket.suggest()
+            if job is not None:
+                self.owner_of.setdefault(job.trial, bracket)
+                return job
+        return None
+
+    def on_result(self, trial: int, step: int, metric: float) -> Decision:
+        self.record(trial, step, metric)
+        return self.owner_of[trial].on_result(trial, step, metric)

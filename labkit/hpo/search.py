@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from labkit.hpo.space import Distribution, check_space, choice, sample
+from labkit.hpo.space import Distribution, check_space, sample
 
-__all__ = ["grid_configs", "random_configs", "choice"]
+__all__ = ["grid_configs", "random_configs", "Searcher", "GridSearcher", "RandomSearcher"]
 
 
 def grid_configs(space: Mapping[str, Distribution]) -> list[dict[str, Any]]:
@@ -35,3 +35,57 @@ def random_configs(space: Mapping[str, Distribution], n: int, *, seed: int | Non
         raise ValueError(f"n must be a positive integer, got {n!r}.")
     rng = np.random.default_rng(seed)
     return [sample(space, rng) for _ in range(n)]
+
+
+class Searcher:
+    """Proposes configurations: ``ask()`` returns the next one (``None`` once exhausted); ``tell`` reports a
+    loss (lower is better; schedulers negate maximised metrics) observed for a configuration at a resource."""
+
+    def __init__(self, space: Mapping[str, Distribution]) -> None:
+        check_space(space)
+        self.space = dict(space)
+
+    def ask(self) -> dict[str, Any] | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def tell(self, config: Mapping[str, Any], resource: float, loss: float) -> None:
+        """Model-free searchers ignore results."""
+
+
+class GridSearcher(Searcher):
+    """Every configuration of :func:`grid_configs`, in order, then ``None``.
+
+    >>> s = GridSearcher({"HP1": choice([2, 5]), "HP2": choice([60, 85, 90])})
+    >>> [s.ask() for _ in range(7)][-2:]
+    [{'HP1': 5, 'HP2': 90}, None]
+    """
+
+    def __init__(self, space: Mapping[str, Distribution]) -> None:
+        super().__init__(space)
+        self._configs = grid_configs(space)
+        self._next = 0
+
+    def __len__(self) -> int:
+        return len(self._configs)
+
+    def ask(self) -> dict[str, Any] | None:
+        if self._next >= len(self._configs):
+            return None
+        self._next += 1
+        return dict(self._configs[self._next - 1])
+
+
+class RandomSearcher(Searcher):
+    """Independent draws from the space with a seeded generator; never exhausted.
+
+    >>> s = RandomSearcher({"HP1": choice([2, 5])}, seed=0)
+    >>> s.ask()["HP1"] in (2, 5)
+    True
+    """
+
+    def __init__(self, space: Mapping[str, Distribution], *, seed: int | None = None) -> None:
+        super().__init__(space)
+        self.rng = np.random.default_rng(seed)
+
+    def ask(self) -> dict[str, Any]:
+        return sample(self.space, self.rng)

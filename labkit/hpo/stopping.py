@@ -30,9 +30,10 @@ import numpy as np
 class Decision(StrEnum):
     """What a scheduler tells a trial after a result."""
 
-    CONTINUE = "continue"
-    STOP = "stop"
-    PROMOTE = "promote"
+    CONTINUE = "continue"  #: keep training
+    STOP = "stop"  #: stop for good (cut early, or finished at the maximum resource)
+    PROMOTE = "promote"  #: resume a paused trial on the next rung with more resource
+    PAUSE = "pause"  #: wait at a rung: successive halving may promote it later
 
 
 class EarlyStoppingPolicy:
