@@ -74,9 +74,18 @@ def _run_pickled(payload: bytes) -> bytes:
     return cloudpickle.dumps(run_job(trainable, job, checkpoint, seed))
 
 
-def _worker_init(threads: int) -> None:
+def _worker_init(threads: int, preload: tuple[str, ...] = ()) -> None:
     os.environ["LABKIT_WORKER_THREADS"] = str(threads)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import importlib
+
+    for module in preload:
+        importlib.import_module(module)
+
+
+def _ready(delay: float) -> int:
+    time.sleep(delay)  # long enough that every warm-up task lands on its own process
+    return os.getpid()
 
 
 class Executor:
@@ -125,15 +134,20 @@ class ProcessExecutor(Executor):
 
     Processes are *spawned*, not forked, so a parent that has already started TensorFlow or Spark threads
     cannot deadlock a child. ``threads_per_worker`` is exported as ``LABKIT_WORKER_THREADS`` for trainables
-    that size their thread pools (the Keras task does), so n workers use n cores.
+    that size their thread pools (the Keras task does), so n workers use n cores. The workers start (and import
+    ``preload``) when the executor is created.
     """
 
-    def __init__(self, n_workers: int | None = None, *, threads_per_worker: int = 1) -> None:
+    def __init__(self, n_workers: int | None = None, *, threads_per_worker: int = 1,
+                 preload: tuple[str, ...] = ("labkit.hpo.tasks", "sklearn.linear_model")) -> None:
         self.n_workers = n_workers or os.cpu_count() or 1
         if self.n_workers < 1:
             raise ValueError(f"n_workers must be at least 1, got {n_workers!r}.")
         self._pool = ProcessPoolExecutor(self.n_workers, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_worker_init, initargs=(threads_per_worker,))
+                                         initializer=_worker_init, initargs=(threads_per_worker, tuple(preload)))
+        # start every worker now, so process start-up and imports (``preload``) are not charged to the first jobs
+        pids = {f.result() for f in [self._pool.submit(_ready, 0.3) for _ in range(self.n_workers)]}
+        self.worker_pids = sorted(pids)
 
     def submit(self, trainable: Trainable, job: Job, *, checkpoint: Any, seed: int) -> Future:
         payload = cloudpickle.dumps((trainable, job, checkpoint, seed))

@@ -173,3 +173,22 @@ def rung_explorer(exp: Experiment):
     slider.observe(lambda change: draw(change["new"]), names="value")
     draw(slider.value)
     return widgets.VBox([slider, out])
+
+
+def plot_worker_timeline(exp: Experiment, *, ax=None, title: str | None = None):
+    """One row per worker, one bar per job (labelled with its trial): the white gaps are idle workers."""
+    import matplotlib.pyplot as plt
+
+    jobs = exp.jobs.copy()
+    ax = _axes(ax, figsize=(7, 0.6 * jobs["worker"].nunique() + 1.6))
+    t0 = jobs["started"].min()
+    workers = sorted(jobs["worker"].unique())
+    cmap = plt.get_cmap("tab20")
+    for row, worker in enumerate(workers):
+        mine = jobs[jobs["worker"] == worker]
+        spans = list(zip(mine["started"] - t0, mine["finished"] - mine["started"], strict=True))
+        ax.broken_barh(spans, (row - 0.4, 0.8), facecolors=[cmap(t % 20) for t in mine["trial"]], edgecolor="white")
+    ax.set_yticks(range(len(workers)), [f"worker {i}" for i in range(len(workers))])
+    ax.set(xlabel="seconds since the first job",
+           title=title or f"{type(exp.scheduler).__name__}: utilisation {exp.utilisation:.0%}")
+    return ax

@@ -238,7 +238,7 @@ def tune(trainable: Trainable, scheduler: Scheduler, *, executor: Executor | Non
                                 store.copy(donor, trial, at)
                             scheduler.clones.clear()
                 bar.update(1)
-                bar.set_postfix_str(_postfix(scheduler))
+                bar.set_postfix_str(_postfix(scheduler), refresh=False)
                 table.update(scheduler)
                 fill()
         scheduler.finish()
@@ -271,7 +271,7 @@ def _postfix(scheduler: Scheduler) -> str:
 
 class _NoBar:
     def update(self, n: int = 1) -> None: ...
-    def set_postfix_str(self, text: str) -> None: ...
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None: ...
     def close(self) -> None: ...
 
 
