@@ -137,6 +137,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--silhouette-points", type=int, default=50_000)
     parser.add_argument("--skip-spark", action="store_true", help="leave out the Spark lab and session timings")
+    parser.add_argument("--skip-hpo", action="store_true", help="leave out the hyperparameter-search benchmarks")
+    parser.add_argument("--hpo-speedup-task", choices=["mlp", "sgd"], default="mlp",
+                        help="task for ASHA's 1 vs 2 worker timing (default: the Keras MLP)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     rng = np.random.default_rng(0)
@@ -173,6 +176,10 @@ def main() -> None:
     print(f"silhouette {n}: labkit {ours_mib:.0f} MiB {ours_s:.1f} s; sklearn {theirs_mib:.0f} MiB {theirs_s:.1f} s")
     if not args.skip_spark:
         lines += spark_section()
+    if not args.skip_hpo:
+        from hpo import hpo_section
+
+        lines += hpo_section(HERE, args.hpo_speedup_task)
     out = HERE / "results.md"
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}")

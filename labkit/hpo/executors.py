@@ -38,6 +38,7 @@ import cloudpickle
 from labkit.hpo.scheduler import Job
 
 Trainable = Callable[..., tuple[list[float], Any]]
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 @dataclass
@@ -145,8 +146,15 @@ class ProcessExecutor(Executor):
             raise ValueError(f"n_workers must be at least 1, got {n_workers!r}.")
         self._pool = ProcessPoolExecutor(self.n_workers, mp_context=multiprocessing.get_context("spawn"),
                                          initializer=_worker_init, initargs=(threads_per_worker, tuple(preload)))
-        # start every worker now, so process start-up and imports (``preload``) are not charged to the first jobs
-        pids = {f.result() for f in [self._pool.submit(_ready, 0.3) for _ in range(self.n_workers)]}
+        # start every worker now, so process start-up and imports (``preload``) are not charged to the first jobs;
+        # BLAS pools are sized before NumPy loads in the child, so n workers really use n × threads cores
+        saved = {k: os.environ.get(k) for k in _THREAD_VARIABLES}
+        os.environ.update({k: str(threads_per_worker) for k in _THREAD_VARIABLES})
+        try:
+            pids = {f.result() for f in [self._pool.submit(_ready, 0.3) for _ in range(self.n_workers)]}
+        finally:
+            for key, value in saved.items():
+                os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
         self.worker_pids = sorted(pids)
 
     def submit(self, trainable: Trainable, job: Job, *, checkpoint: Any, seed: int) -> Future:
