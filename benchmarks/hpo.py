@@ -57,7 +57,8 @@ def budget_section(seeds=(0, 1, 2)) -> tuple[list[str], dict]:
     per_seed = []
     experiments = {}
     for seed in seeds:
-        runs = {name: tune(task, sched, seed=seed, progress=False) for name, sched in searchers(task.space(), seed).items()}
+        runs = {name: tune(task, sched, seed=seed, progress=False)
+                for name, sched in searchers(task.space(), seed).items()}
         target = runs["random search"].best_metric - 0.005
         full = runs["random search"].compute
         per_seed.append({name: (epochs_to_reach(exp, target), exp.compute, exp.best_metric, full)
@@ -102,8 +103,8 @@ def speedup_section(task_name: str = "mlp") -> list[str]:
                 exp = tune(task, sched, executor=pool, seed=0, progress=False)
                 walls[name, workers] = time.perf_counter() - start
                 utils[name, workers] = exp.utilisation
-                print(f"{name} on {workers} worker(s): {walls[name, workers]:.1f} s, utilisation {exp.utilisation:.0%}, "
-                      f"{exp.compute} epochs")
+                print(f"{name} on {workers} worker(s): {walls[name, workers]:.1f} s, "
+                      f"utilisation {exp.utilisation:.0%}, {exp.compute} epochs")
     speedup = walls["ASHA", 1] / walls["ASHA", 2]
     return ["## ASHA and SHA on 1 and 2 worker processes", "",
             f"Task: `{type(task).__name__}` ({task.n_train:,} digits), {n_trials} trials, R = {max_resource}, η = 3, "

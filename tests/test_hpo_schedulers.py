@@ -360,3 +360,16 @@ def test_sha_over_a_grid_smaller_than_n_trials_still_finishes():
     exp = tune(curve, SuccessiveHalving(grid, n_trials=9, max_resource=9), progress=False)
     assert len(exp.scheduler.trials) == 4
     assert exp.best_config == {"x": 0.9} and exp.trials["step"].max() == 9
+
+
+@given(st.integers(0, 10_000), st.integers(2, 8), st.integers(1, 4), st.sampled_from([0.25, 0.5]))
+@settings(max_examples=30, deadline=None)
+def test_pbt_always_ends_within_population_times_max_resource(seed, population, interval, quantile):
+    """Exploits only copy trials at least as far along, so no trial goes back in time and PBT terminates."""
+    exp = tune(accumulate, PBT(RandomSearcher(SPACE, seed=seed), population_size=population,
+                               perturbation_interval=interval, max_resource=12, quantile_fraction=quantile,
+                               seed=seed), progress=False)
+    assert exp.compute <= population * 12
+    assert set(exp.trials["step"]) == {12} and len(exp.trials) == population
+    for _, jobs in exp.jobs.groupby("trial"):
+        assert (jobs["stop"] > jobs["start"]).all() and jobs["start"].is_monotonic_increasing

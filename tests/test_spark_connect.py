@@ -58,3 +58,20 @@ def test_cli_status_exit_codes():
     out = subprocess.run([sys.executable, "-m", "labkit.cli", "spark-connect", "status", "--port", "15098"],
                          capture_output=True, text=True)
     assert out.returncode == 3 and "not running" in out.stdout
+
+
+def test_asha_trials_run_as_spark_tasks_over_connect(server):
+    """The Spark executor needs no SparkContext: trials travel as mapInPandas jobs through the Connect server."""
+    code = ("from labkit.spark import get_spark, is_connect\n"
+            "from labkit.hpo import ASHA, RandomSearcher, SparkExecutor, tune\n"
+            "from labkit.hpo.tasks import MnistSGDTask\n"
+            "task = MnistSGDTask(n_train=500, n_val=200); s = get_spark('t')\n"
+            "with SparkExecutor(s, n_workers=2) as ex:\n"
+            "    exp = tune(task, ASHA(RandomSearcher(task.space(), seed=0), n_trials=6, max_resource=3),"
+            " executor=ex, progress=False)\n"
+            "print(is_connect(s), len(exp.scheduler.trials), exp.compute, 0 < exp.best_metric <= 1, len(exp.errors))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "LABKIT_SPARK_REMOTE": server})
+    assert out.returncode == 0, out.stderr[-3000:]
+    connect, trials, compute, sane, errors = out.stdout.split()
+    assert (connect, trials, sane, errors) == ("True", "6", "True", "0") and int(compute) >= 6

@@ -6,7 +6,9 @@ metrics **exploits**: it copies the checkpoint (weights) and configuration of a 
 ``quantile_fraction``, then **explores**: each hyperparameter is resampled from the space with probability
 ``resample_probability``, otherwise perturbed — a numeric value multiplied by 0.8 or 1.2 (kept inside its
 bounds), a ``choice``/``randint`` moved to a neighbouring value. Bottom and top are by the highest metric for
-``mode="max"``, the lowest for ``"min"``. Every trial trains until ``max_resource``; the weights live on while the
+``mode="max"``, the lowest for ``"min"``; a donor must have trained at least as long as the trial that copies it.
+Every trial trains until ``max_resource`` and never goes back in time, so at most
+``population_size × max_resource`` epochs are spent; the weights live on while the
 hyperparameters change, so PBT finds a *schedule*, not a single configuration.
 
 >>> from labkit.hpo import RandomSearcher, loguniform
@@ -95,7 +97,9 @@ class PBT(Scheduler):
         latest = {t: s.metric for t, s in self.trials.items() if s.metric is not None}
         n_quantile = max(1, math.floor(len(latest) * self.quantile_fraction))
         ranked = self.rank(latest)
-        donors = [t for t in ranked[:n_quantile] if self.trials[t].step < self.max_resource and t != trial]
+        # a donor must be at least as far along (a trial never goes back in time, so PBT always ends) and not done
+        donors = [t for t in ranked[:n_quantile]
+                  if t != trial and step <= self.trials[t].step < self.max_resource]
         if len(latest) < self.population_size or trial not in ranked[-n_quantile:] or not donors:
             self._ready.append(self.job(trial, step + self.interval))
             return Decision.CONTINUE

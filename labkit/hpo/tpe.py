@@ -52,7 +52,7 @@ class ParzenEstimator:
     def fit(cls, points: np.ndarray, *, prior_mu: float, prior_sigma: float, low: float = -math.inf,
             high: float = math.inf, prior_weight: float = 1.0) -> ParzenEstimator:
         """Hyperopt's adaptive Parzen estimator of ``points`` with a prior component ``N(prior_mu, prior_sigma)``."""
-        points = np.asarray(points, dtype=float)
+        points = np.clip(np.asarray(points, dtype=float), low, high)  # a quantised value may sit just outside
         mus = np.append(points, prior_mu)
         weights = np.append(np.ones(len(points)), prior_weight)
         order = np.argsort(mus, kind="stable")
