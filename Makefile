@@ -14,7 +14,7 @@ STAMP       := $(VENV)/.setup-$(DEPS_KEY)
 
 export PYTHON VENV TF_VERSION HVD_VERSION
 
-.PHONY: setup test course lab bench lint release doctor clean help
+.PHONY: setup test course lab bench bench-hpo lint release doctor clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -43,6 +43,9 @@ lab: setup
 
 bench: setup
 	$(PY) benchmarks/run.py
+
+bench-hpo: setup  ## refresh only the HPO sections of benchmarks/results.md (about 10 minutes)
+	$(PY) benchmarks/hpo.py
 
 lint: setup
 	$(VENV)/bin/ruff check labkit tests benchmarks datasets

@@ -138,8 +138,6 @@ def main() -> None:
     parser.add_argument("--silhouette-points", type=int, default=50_000)
     parser.add_argument("--skip-spark", action="store_true", help="leave out the Spark lab and session timings")
     parser.add_argument("--skip-hpo", action="store_true", help="leave out the hyperparameter-search benchmarks")
-    parser.add_argument("--hpo-speedup-task", choices=["mlp", "sgd"], default="mlp",
-                        help="task for ASHA's 1 vs 2 worker timing (default: the Keras MLP)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     rng = np.random.default_rng(0)
@@ -179,7 +177,7 @@ def main() -> None:
     if not args.skip_hpo:
         from hpo import hpo_section
 
-        lines += hpo_section(HERE, args.hpo_speedup_task)
+        lines += hpo_section(HERE)
     out = HERE / "results.md"
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}")
