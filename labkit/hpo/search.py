@@ -4,6 +4,7 @@ Grid search enumerates every combination of discrete values (the course's exampl
 HP2 ∈ {60, 85, 90} give exactly 6 configurations); random search draws configurations independently,
 which covers each important dimension with more distinct values for the same budget (Bergstra & Bengio, 2012).
 
+>>> from labkit.hpo.space import choice
 >>> grid_configs({"HP1": choice([2, 5]), "HP2": choice([60, 85, 90])})[:2]
 [{'HP1': 2, 'HP2': 60}, {'HP1': 2, 'HP2': 85}]
 """
@@ -55,6 +56,7 @@ class Searcher:
 class GridSearcher(Searcher):
     """Every configuration of :func:`grid_configs`, in order, then ``None``.
 
+    >>> from labkit.hpo.space import choice
     >>> s = GridSearcher({"HP1": choice([2, 5]), "HP2": choice([60, 85, 90])})
     >>> [s.ask() for _ in range(7)][-2:]
     [{'HP1': 5, 'HP2': 90}, None]
@@ -78,6 +80,7 @@ class GridSearcher(Searcher):
 class RandomSearcher(Searcher):
     """Independent draws from the space with a seeded generator; never exhausted.
 
+    >>> from labkit.hpo.space import choice
     >>> s = RandomSearcher({"HP1": choice([2, 5])}, seed=0)
     >>> s.ask()["HP1"] in (2, 5)
     True

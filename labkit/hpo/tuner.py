@@ -12,7 +12,7 @@ configuration at that moment.
 >>> exp = tune(trainable, ASHA(RandomSearcher({"x": uniform(0, 1)}, seed=0), n_trials=9, max_resource=9),
 ...            progress=False)
 >>> exp.compute, len(exp.trials), exp.best_config == exp.trials.loc[exp.best_trial, "config"]
-(27, 9, True)
+(23, 9, True)
 """
 
 from __future__ import annotations
