@@ -3,7 +3,8 @@
 Both are trainables for :func:`labkit.hpo.tune`: ``task(config, *, start, stop, checkpoint, seed)`` trains from
 epoch ``start`` (restoring ``checkpoint``) to ``stop`` and returns the validation accuracy after each epoch and
 the new checkpoint (bytes, so it can travel to another process or a Spark executor). The validation set is
-carved out of the training split; the test split stays untouched for the final evaluation of the winner.
+carved out of the training split; the test split stays untouched until ``task.test_accuracy(checkpoint)``
+judges the winner once.
 
 * :class:`MnistSGDTask` — a scikit-learn linear classifier trained by SGD, one ``partial_fit`` pass per epoch;
   about a tenth of a second per epoch (the lab's ``FAST`` task).
@@ -14,6 +15,8 @@ carved out of the training split; the test split stays untouched for the final e
 ...                            checkpoint=None, seed=0)
 >>> len(metrics), 0.5 < metrics[-1] <= 1.0, isinstance(checkpoint, bytes)
 (2, True, True)
+>>> abs(task.test_accuracy(checkpoint) - metrics[-1]) < 0.1   # the test split agrees with validation
+True
 """
 
 from __future__ import annotations
@@ -50,11 +53,28 @@ def _check_epochs(start: int, stop: int) -> None:
 
 
 @dataclass(frozen=True)
-class MnistSGDTask:
-    """A linear classifier on MNIST pixels trained by SGD (``sklearn.linear_model.SGDClassifier``)."""
+class MnistTask:
+    """What both tasks share: the sizes of the training and validation parts, and the untouched test split."""
 
     n_train: int = 6000
     n_val: int = 2000
+
+    @staticmethod
+    def test_split() -> tuple[np.ndarray, np.ndarray]:
+        """The shipped test digits (2,000), flattened and scaled like the training data."""
+        from labkit.datasets import load_mnist
+
+        _, _, x_test, y_test = load_mnist(normalize=True, flatten=True)
+        return x_test, y_test.astype(np.int64)
+
+    def test_accuracy(self, checkpoint: bytes) -> float:  # pragma: no cover - abstract
+        """Accuracy on the test split of the model a trial saved in ``checkpoint``."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class MnistSGDTask(MnistTask):
+    """A linear classifier on MNIST pixels trained by SGD (``sklearn.linear_model.SGDClassifier``)."""
 
     @staticmethod
     def space() -> dict[str, Distribution]:
@@ -81,13 +101,14 @@ class MnistSGDTask:
             metrics.append(float((model.predict(x_val) == y_val).mean()))
         return metrics, pickle.dumps(model)
 
+    def test_accuracy(self, checkpoint: bytes) -> float:
+        x_test, y_test = self.test_split()
+        return float((pickle.loads(checkpoint).predict(x_test) == y_test).mean())
+
 
 @dataclass(frozen=True)
-class MnistMLPTask:
+class MnistMLPTask(MnistTask):
     """A Keras MLP on MNIST: ``Dense(units, relu) → Dropout → Dense(10, softmax)``, Adam."""
-
-    n_train: int = 6000
-    n_val: int = 2000
 
     @staticmethod
     def space() -> dict[str, Distribution]:
@@ -123,6 +144,15 @@ class MnistMLPTask:
                 metrics.append(float(model.evaluate(x_val, y_val, verbose=0)[1]))
             model.save(path)
             return metrics, path.read_bytes()
+
+    def test_accuracy(self, checkpoint: bytes) -> float:
+        tf = _tensorflow()
+        x_test, y_test = self.test_split()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "model.keras"
+            path.write_bytes(checkpoint)
+            model = tf.keras.models.load_model(path)
+        return float(model.evaluate(x_test, y_test, verbose=0)[1])
 
 
 def _tensorflow():
