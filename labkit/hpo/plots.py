@@ -18,24 +18,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
-from labkit import headless
+from labkit._plotting import axes, slider_view
 from labkit.hpo.space import choice, loguniform, randint
 from labkit.hpo.tuner import Experiment
-
-
-def _axes(ax, figsize=(6, 4)):
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
 
 
 def _final_metrics(exp: Experiment) -> pd.DataFrame:
@@ -52,7 +43,7 @@ def plot_parallel_coordinates(exp: Experiment, *, ax=None, title: str | None = N
     space = exp.scheduler.searcher.space
     names = list(space)
     last = _final_metrics(exp)
-    ax = _axes(ax, figsize=(1.6 * len(names) + 2, 4))
+    ax = axes(ax, figsize=(1.6 * len(names) + 2, 4))
     scaled = np.zeros((len(last), len(names)))
     for j, name in enumerate(names):
         dist = space[name]
@@ -93,7 +84,7 @@ def plot_metric_vs_resource(exp: Experiment, *, ax=None, title: str | None = Non
     log = exp.log if upto is None else exp.log.iloc[:upto]
     results = log[log["event"] == "result"]
     decisions = log[log["event"] == "decision"]
-    ax = _axes(ax)
+    ax = axes(ax, figsize=(6, 4))
     best = exp.best_trial
     for trial, curve in results.groupby("trial"):
         colour = "crimson" if trial == best and upto is None else "steelblue"
@@ -126,7 +117,7 @@ def _is_power(n: int, base: int) -> bool:
 
 def plot_best_so_far(experiments: Mapping[str, Experiment], *, ax=None, title: str = "Best so far vs compute"):
     """For each named experiment, the best metric among full-resource results against the epochs spent."""
-    ax = _axes(ax)
+    ax = axes(ax, figsize=(6, 4))
     for name, exp in experiments.items():
         curve = exp.best_so_far()
         if len(curve):
@@ -152,27 +143,18 @@ def rung_explorer(exp: Experiment):
                          "Hyperband) first.")
     slider = widgets.IntSlider(value=len(decision_rows), min=1, max=len(decision_rows), description="decision",
                                continuous_update=False)
-    out = widgets.Output()
 
-    def draw(k: int, target=out) -> None:
+    def draw(k: int) -> None:
         upto = decision_rows[k - 1] + 1
         event = rows.iloc[decision_rows[k - 1]]
-        with target if target is not None else contextlib.nullcontext():
-            if target is not None:
-                target.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(6.5, 4))
-            plot_metric_vs_resource(exp, ax=ax, upto=upto,
-                                    title=f"decision {k}/{len(decision_rows)}: trial {event['trial']} "
-                                          f"{event['decision']} at {event['step']}")
-            plt.show()
-            print(event["note"])
+        fig, ax = plt.subplots(figsize=(6.5, 4))
+        plot_metric_vs_resource(exp, ax=ax, upto=upto,
+                                title=f"decision {k}/{len(decision_rows)}: trial {event['trial']} "
+                                      f"{event['decision']} at {event['step']}")
+        plt.show()
+        print(event["note"])
 
-    if headless():
-        draw(slider.value, target=None)
-        return widgets.VBox([slider])
-    slider.observe(lambda change: draw(change["new"]), names="value")
-    draw(slider.value)
-    return widgets.VBox([slider, out])
+    return slider_view(slider, draw)
 
 
 def plot_worker_timeline(exp: Experiment, *, ax=None, title: str | None = None):
@@ -180,7 +162,7 @@ def plot_worker_timeline(exp: Experiment, *, ax=None, title: str | None = None):
     import matplotlib.pyplot as plt
 
     jobs = exp.jobs.copy()
-    ax = _axes(ax, figsize=(7, 0.6 * jobs["worker"].nunique() + 1.6))
+    ax = axes(ax, figsize=(7, 0.6 * jobs["worker"].nunique() + 1.6))
     t0 = jobs["started"].min()
     workers = sorted(jobs["worker"].unique())
     cmap = plt.get_cmap("tab20")

@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from labkit import headless
+from labkit._plotting import axes
 from labkit.metrics.classification import (
     confusion_matrix,
     precision_recall_fscore_support,
@@ -26,14 +27,6 @@ from labkit.metrics.classification import (
 from labkit.metrics.regression import residuals
 
 __all__ = ["plot_confusion_matrix", "plot_roc_curve", "plot_residuals", "threshold_explorer"]
-
-
-def _axes(ax, figsize=(5, 4)):
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
 
 
 def plot_confusion_matrix(
@@ -54,7 +47,7 @@ def plot_confusion_matrix(
         m = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
     k = m.shape[0]
     labels = list(labels) if labels is not None else list(range(k))
-    ax = _axes(ax, figsize=(0.55 * k + 3, 0.5 * k + 2.5))
+    ax = axes(ax, figsize=(0.55 * k + 3, 0.5 * k + 2.5))
     image = ax.imshow(m, cmap=cmap)
     ax.figure.colorbar(image, ax=ax, fraction=0.046)
     ax.set(xticks=range(k), yticks=range(k), xticklabels=labels, yticklabels=labels,
@@ -72,7 +65,7 @@ def plot_roc_curve(y_true: ArrayLike, y_score: ArrayLike, *, ax=None, label: str
     """ROC curve with its AUC in the legend and the chance diagonal."""
     fpr, tpr, _ = roc_curve(y_true, y_score, pos_label=pos_label)
     area = roc_auc_score(y_true, y_score, pos_label=pos_label)
-    ax = _axes(ax)
+    ax = axes(ax, figsize=(5, 4))
     ax.plot(fpr, tpr, lw=2, label=f"{label} (AUC = {area:.3f})")
     ax.plot([0, 1], [0, 1], ls="--", color="grey", label="chance (AUC = 0.5)")
     ax.set(xlabel="False positive rate (1 − specificity)", ylabel="True positive rate (recall)",
@@ -84,7 +77,7 @@ def plot_roc_curve(y_true: ArrayLike, y_score: ArrayLike, *, ax=None, label: str
 def plot_residuals(y_true: ArrayLike, y_pred: ArrayLike, *, ax=None, title: str = "Residuals vs prediction"):
     """Residuals ``y − ŷ`` against predictions: structure in this cloud means the model misses a pattern."""
     r = residuals(y_true, y_pred)
-    ax = _axes(ax)
+    ax = axes(ax, figsize=(5, 4))
     ax.scatter(np.asarray(y_pred, dtype=float), r, s=12, alpha=0.6)
     ax.axhline(0, color="black", lw=1)
     ax.set(xlabel="Predicted value ŷ", ylabel="Residual y − ŷ", title=title)

@@ -57,7 +57,7 @@ class Layer:
 
     def _check_input(self, x: np.ndarray) -> None:
         if self.input_shape is not None and x.shape[1:] != self.input_shape:
-            raise ValueError(f"{type(self).__name__} was built for inputs of shape (n, {', '.join(map(str, self.input_shape))}) "
+            raise ValueError(f"{type(self).__name__} was built for inputs of shape {(None, *self.input_shape)} "
                              f"but got {x.shape}.")
 
     def __repr__(self) -> str:
@@ -84,7 +84,7 @@ class Dense(Layer):
 
     def build(self, input_shape, rng, dtype=np.float64):
         if len(input_shape) != 1:
-            raise ValueError(f"Dense takes flat inputs (n, features) but was given shape (n, {', '.join(map(str, input_shape))}); "
+            raise ValueError(f"Dense takes flat inputs (n, features) but was given shape {(None, *input_shape)}; "
                              f"put a Flatten() layer before it.")
         self.params["kernel"] = self.kernel_initializer((input_shape[0], self.units), rng).astype(dtype)
         if self.use_bias:

@@ -43,10 +43,12 @@ def accuracy(y_true, y_pred: np.ndarray) -> float:
 
 @dataclass
 class History:
-    """Per-epoch metrics, like ``keras.callbacks.History``: ``history["loss"]``, ``["val_accuracy"]``, …"""
+    """Per-epoch metrics, like ``keras.callbacks.History``: ``history["loss"]``, ``["val_accuracy"]``, …;
+    ``elapsed`` holds the seconds since training started at the end of each epoch."""
 
     history: dict[str, list[float]] = field(default_factory=dict)
     epoch: list[int] = field(default_factory=list)
+    elapsed: list[float] = field(default_factory=list)
     seconds: float = 0.0
 
     def record(self, epoch: int, **metrics: float) -> None:
@@ -174,6 +176,7 @@ class Sequential:
                 val_loss, val_acc = self.evaluate(*validation_data)
                 metrics.update(val_loss=val_loss, val_accuracy=val_acc)
             history.record(epoch, **metrics)
+            history.elapsed.append(time.perf_counter() - start)
             if bar is not None:
                 bar.set_postfix({k: round(v, 4) for k, v in metrics.items()}, refresh=False)
                 bar.update(1)

@@ -1,0 +1,19 @@
+"""labkit.dl: deep learning with Keras (TensorFlow 2.15) on the shipped MNIST: the course's model progression,
+training with progress bars and early stopping, and transfer learning done offline.
+
+* :mod:`~labkit.dl.models` — ``build_ann`` (softmax regression, hidden ReLU layers, dropout, L2) and
+  ``build_cnn``; every model compiled with sparse categorical cross-entropy and accuracy
+* :mod:`~labkit.dl.training` — ``train`` (progress bar, optional early stopping, validation split) and
+  ``compare`` (one history per setting: optimisers, learning rates, batch sizes)
+* :mod:`~labkit.dl.transfer` — digit subsets, few-label samples, and ``transfer_model`` (freeze a pre-trained
+  base, add a new head)
+
+TensorFlow is imported when a function needs it, so ``import labkit.dl`` stays fast.
+"""
+
+from labkit.dl.models import build_ann, build_cnn, make_optimizer
+from labkit.dl.training import ProgressCallback, compare, train
+from labkit.dl.transfer import digit_subset, few_labels, transfer_model
+
+__all__ = ["ProgressCallback", "build_ann", "build_cnn", "compare", "digit_subset", "few_labels", "make_optimizer",
+           "train", "transfer_model"]
