@@ -14,7 +14,7 @@ STAMP       := $(VENV)/.setup-$(DEPS_KEY)
 
 export PYTHON VENV TF_VERSION HVD_VERSION
 
-.PHONY: setup test course lab bench bench-hpo lint release doctor clean help
+.PHONY: setup test course lab bench bench-hpo bench-nn lint release doctor clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -46,6 +46,9 @@ bench: setup
 
 bench-hpo: setup  ## refresh only the HPO sections of benchmarks/results.md (about 10 minutes)
 	$(PY) benchmarks/hpo.py
+
+bench-nn: setup  ## refresh only the labkit.nn / Keras sections of benchmarks/results.md (about 6 minutes)
+	$(PY) benchmarks/nn.py
 
 lint: setup
 	$(VENV)/bin/ruff check labkit tests benchmarks datasets

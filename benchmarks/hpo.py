@@ -148,7 +148,7 @@ def _spin(_: int) -> int:
 
 
 def speedup_section(tasks=("sgd", "mlp")) -> list[str]:
-    lines = ["## ASHA and SHA on 1 and 2 worker processes", "",
+    lines = ["## labkit.hpo: ASHA and SHA on 1 and 2 worker processes", "",
              "One thread per worker (`ProcessExecutor`, workers started before timing), seed 0. Wall time for the "
              "same trials (epochs trained in brackets); throughput is epochs per second, 2 workers over 1 — ASHA's "
              "promotions depend on the order results arrive, so its epochs differ between the runs. Utilisation is "
@@ -189,9 +189,8 @@ def hpo_section(out_dir) -> list[str]:
 if __name__ == "__main__":
     from pathlib import Path
 
-    # refresh only the HPO sections of results.md (they come last), keeping the other measured sections
+    from sections import refresh
+
     here = Path(__file__).parent
-    results = here / "results.md"
-    kept = results.read_text().split(HEADING)[0] if results.exists() else "# Benchmarks\n\n"
-    results.write_text(kept + "\n".join(hpo_section(here)) + "\n")
-    print(f"wrote {results}")
+    refresh(here / "results.md", HEADING, hpo_section(here))
+    print(f"wrote {here / 'results.md'}")

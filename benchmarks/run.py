@@ -138,6 +138,7 @@ def main() -> None:
     parser.add_argument("--silhouette-points", type=int, default=50_000)
     parser.add_argument("--skip-spark", action="store_true", help="leave out the Spark lab and session timings")
     parser.add_argument("--skip-hpo", action="store_true", help="leave out the hyperparameter-search benchmarks")
+    parser.add_argument("--skip-nn", action="store_true", help="leave out the neural-network benchmarks")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     rng = np.random.default_rng(0)
@@ -178,6 +179,10 @@ def main() -> None:
         from hpo import hpo_section
 
         lines += hpo_section(HERE)
+    if not args.skip_nn:
+        from nn import nn_section
+
+        lines += nn_section()
     out = HERE / "results.md"
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}")

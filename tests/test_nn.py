@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
@@ -22,17 +23,16 @@ from labkit.nn import (
     Perceptron,
     RMSprop,
     Sequential,
+    activations,
     conv2d,
     conv2d_naive,
     gradient_check,
     logic_gate,
+    losses,
     sigmoid_neuron,
 )
-from labkit.nn import activations, losses
 from labkit.nn.conv import col2im, conv_output_size, im2col
 from labkit.nn.initializers import glorot_uniform, he_normal
-
-tf = pytest.importorskip("tensorflow")  # the stack pins it; a missing TF is an install error the packaging test catches
 
 SLOW = settings(max_examples=15, deadline=None)
 
@@ -49,7 +49,8 @@ def tape_grad(fn, *arrays):
 
 TF_ACTIVATIONS = {
     "sigmoid": tf.keras.activations.sigmoid, "tanh": tf.keras.activations.tanh, "relu": tf.keras.activations.relu,
-    "leaky_relu": lambda x: tf.nn.leaky_relu(x, alpha=0.25),  # tf.nn casts α to float32: 0.25 is exact "elu": tf.keras.activations.elu,
+    "leaky_relu": lambda x: tf.nn.leaky_relu(x, alpha=0.25),  # tf.nn casts α to float32: 0.25 is exact
+    "elu": tf.keras.activations.elu,
     "linear": tf.keras.activations.linear, "softmax": tf.keras.activations.softmax,
 }
 

@@ -10,14 +10,12 @@ Every function draws on ``ax`` (a new figure when omitted) and returns the axes,
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from labkit import headless
-from labkit._plotting import axes
+from labkit._plotting import axes, slider_view
 from labkit.metrics.classification import (
     confusion_matrix,
     precision_recall_fscore_support,
@@ -100,33 +98,24 @@ def threshold_explorer(y_true: ArrayLike, y_score: ArrayLike, *, pos_label=None,
     slider = widgets.FloatSlider(value=initial, min=float(s.min()), max=float(s.max()),
                                  step=(float(s.max()) - float(s.min())) / 200 or 0.01,
                                  description="threshold", continuous_update=True, readout_format=".3f")
-    out = widgets.Output()
 
-    def draw(threshold: float, target=out) -> None:
+    def draw(threshold: float) -> None:
         pred = np.where(s >= threshold, positive, _negative(t, positive))
         cm = confusion_matrix(t == positive, pred == positive, labels=[False, True])
         (tn, fp), (fn, tp) = cm
         p, r, f, _ = precision_recall_fscore_support(t == positive, pred == positive, pos_label=True)
         point_fpr = fp / max(fp + tn, 1)
         point_tpr = tp / max(tp + fn, 1)
-        with target if target is not None else contextlib.nullcontext():
-            if target is not None:
-                target.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(4.5, 4))
-            ax.plot(fpr, tpr, lw=2)
-            ax.plot([0, 1], [0, 1], ls="--", color="grey")
-            ax.scatter([point_fpr], [point_tpr], s=80, color="crimson", zorder=3)
-            ax.set(xlabel="False positive rate", ylabel="True positive rate",
-                   title=f"threshold {threshold:.3f}: precision {p:.3f}, recall {r:.3f}")
-            plt.show()
-            print(f"TP {tp}  FP {fp}  FN {fn}  TN {tn}   precision {p:.4f}  recall {r:.4f}  F1 {f:.4f}")
+        fig, ax = plt.subplots(figsize=(4.5, 4))
+        ax.plot(fpr, tpr, lw=2)
+        ax.plot([0, 1], [0, 1], ls="--", color="grey")
+        ax.scatter([point_fpr], [point_tpr], s=80, color="crimson", zorder=3)
+        ax.set(xlabel="False positive rate", ylabel="True positive rate",
+               title=f"threshold {threshold:.3f}: precision {p:.3f}, recall {r:.3f}")
+        plt.show()
+        print(f"TP {tp}  FP {fp}  FN {fn}  TN {tn}   precision {p:.4f}  recall {r:.4f}  F1 {f:.4f}")
 
-    if headless():  # no browser: draw the initial state as a plain figure, never through an Output widget
-        draw(slider.value, target=None)
-        return widgets.VBox([slider])
-    slider.observe(lambda change: draw(change["new"]), names="value")
-    draw(slider.value)
-    return widgets.VBox([slider, out])
+    return slider_view(slider, draw)
 
 
 def _negative(t: np.ndarray, positive):
