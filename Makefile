@@ -22,6 +22,7 @@ help:
 	@echo "make test     run the test suite (does all set-up first)"
 	@echo "make lab      start JupyterLab on labs/ with the kit's kernel"
 	@echo "make bench    run the benchmarks, write benchmarks/results.md"
+	@echo "make bench-hpo / bench-nn   refresh only the HPO / neural-network sections"
 	@echo "make setup    create .venv and install everything (Horovod's build included)"
 	@echo "make lint     ruff"
 

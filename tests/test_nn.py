@@ -386,3 +386,20 @@ def test_perceptron_learns_and_or_but_never_xor():
         assert Perceptron().fit(x, t).predict(x).tolist() == t.tolist()
     model = Perceptron(max_epochs=200).fit(*logic_gate("xor"))
     assert not model.converged_ and min(model.errors_) >= 1
+
+
+@settings(max_examples=10, deadline=None)
+@given(rate=st.floats(0.05, 0.9), seed=st.integers(0, 2**31))
+def test_dropout_is_inverted_and_backpropagates_through_the_same_mask(rate, seed):
+    from labkit.nn import Dropout
+
+    layer = Dropout(rate, seed=seed)
+    layer.build((400,), np.random.default_rng(seed))
+    x = np.ones((50, 400))
+    np.testing.assert_array_equal(layer.forward(x), x)       # inference: identity
+    y = layer.forward(x, training=True)
+    kept = y != 0
+    assert set(np.unique(y)) <= {0.0, 1 / (1 - rate)}       # survivors scaled by 1/(1 − rate)
+    assert stats.binomtest(int((~kept).sum()), kept.size, rate).pvalue > 1e-4
+    g = np.random.default_rng(seed).normal(size=x.shape)
+    np.testing.assert_allclose(layer.backward(g), np.where(kept, g / (1 - rate), 0.0), rtol=1e-15)
