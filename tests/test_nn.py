@@ -221,9 +221,10 @@ def test_course_parameter_counts_shared_weights_vs_dense():
     dense = Dense(15)
     dense.build((784,), np.random.default_rng(0))
     assert conv.count_params() == 520
-    assert dense.count_params() == 11_775  # 784 × 15 weights (the course's 11,760) + 15 biases
+    assert dense.params["kernel"].size == 11_760  # the course's 784 × 15 weights, + 15 biases
     keras_conv = tf.keras.Sequential([tf.keras.layers.Input((28, 28, 1)), tf.keras.layers.Conv2D(20, 5)])
-    assert keras_conv.count_params() == conv.count_params()
+    keras_dense = tf.keras.Sequential([tf.keras.layers.Input((784,)), tf.keras.layers.Dense(15)])
+    assert (conv.count_params(), dense.count_params()) == (keras_conv.count_params(), keras_dense.count_params())
 
 
 def test_layers_explain_wrong_input_shapes():
