@@ -51,3 +51,68 @@ def test_two_process_horovodrun_with_gloo_ends_with_identical_weights(tmp_path: 
     # the ranks started from different weights, and training moved them away from rank 0's broadcast start
     assert not np.allclose(ranks[0]["initial0"], ranks[1]["initial0"])
     assert not np.allclose(ranks[0]["arr_0"], ranks[0]["initial0"])
+
+
+# -- labkit.distributed.horovod: the launchers the lab uses ------------------------------------------------------
+TRAIN = {"epochs": 2, "n_train": 1200, "batch_size": 50, "hidden_units": (32,)}
+
+
+def _check_identical_ranks(results, tmp_path=None):
+    from labkit.distributed.horovod import identical_weights
+
+    assert [r["rank"] for r in results] == [0, 1] and all(r["size"] == 2 for r in results)
+    assert all(r["samples_per_rank"] == 600 for r in results)            # equal, disjoint shards
+    assert identical_weights(results)
+    for a, b in zip(results[0]["weights"], results[1]["weights"], strict=True):
+        np.testing.assert_array_equal(a, b)
+    # metrics are averaged over ranks, so both report the same history; training learnt something
+    assert results[0]["history"] == results[1]["history"]
+    assert results[0]["test_accuracy"] == results[1]["test_accuracy"] > 0.6
+    assert results[0]["learning_rate"] == pytest.approx(2 * 0.001)       # lr × size
+
+
+@pytest.mark.slow
+def test_run_local_trains_two_ranks_to_identical_weights_and_only_rank_0_checkpoints(tmp_path: Path):
+    from labkit.distributed.horovod import run_local, train_mnist
+
+    results = run_local(train_mnist, np=2, kwargs={**TRAIN, "checkpoint_path": str(tmp_path / "rank{rank}.h5")})
+    _check_identical_ranks(results)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rank0.h5"]
+    # the checkpoint holds the trained weights
+    from labkit.dl import build_ann
+
+    model = build_ann((32,))
+    model.load_weights(tmp_path / "rank0.h5")
+    for a, b in zip(model.get_weights(), results[0]["weights"], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.slow
+def test_ranks_start_from_different_weights_so_identical_results_are_earned():
+    from labkit.dl import build_ann
+
+    a = build_ann((32,), seed=0).get_weights()
+    b = build_ann((32,), seed=1).get_weights()
+    assert not np.array_equal(a[0], b[0])
+
+
+@pytest.mark.slow
+def test_horovod_on_spark_trains_two_ranks_to_identical_weights():
+    from labkit.distributed.horovod import run_on_spark, train_mnist
+    from labkit.spark import get_spark
+
+    spark = get_spark()
+    if spark.sparkContext.defaultParallelism < 2:
+        pytest.fail("Spark has fewer than 2 task slots on this machine: Horovod on Spark needs 2")
+    _check_identical_ranks(run_on_spark(train_mnist, num_proc=2, kwargs=TRAIN, spark=spark))
+
+
+def test_horovodrun_command_and_rank_helpers():
+    from labkit.distributed.horovod import horovodrun_command, is_chief, log
+
+    assert horovodrun_command("train.py", hosts="a:2,b:4", script_args=["--epochs", "3"]) == \
+        "horovodrun -np 6 -H a:2,b:4 --gloo python train.py --epochs 3"
+    with pytest.raises(ValueError, match="host1:2,host2:2"):
+        horovodrun_command("train.py", hosts="a,b")
+    assert is_chief()
+    log("printed once")

@@ -48,8 +48,8 @@ def run_local(fn: Callable, *, np: int = 2, args: Sequence = (), kwargs: Mapping
     n = _check_np("np", np)
     for key, value in WORKER_ENV.items():
         os.environ.setdefault(key, value)
-    return horovod.run(fn, args=tuple(args), kwargs=dict(kwargs or {}), np=n, hosts=f"localhost:{n}",
-                       use_gloo=True, verbose=2 if verbose else 0, network_interface="lo")
+    return horovod.run(fn, args=tuple(args), kwargs=dict(kwargs or {}), num_proc=n, hosts=f"localhost:{n}",
+                       use_gloo=True, verbose=2 if verbose else 0, network_interfaces=["lo"])
 
 
 def run_on_spark(fn: Callable, *, num_proc: int = 2, args: Sequence = (), kwargs: Mapping | None = None,
@@ -117,7 +117,7 @@ def keras_callbacks(*, initial_learning_rate: float, warmup_epochs: float = 0, c
                     steps_per_epoch: int | None = None) -> list:
     """The callbacks every Horovod Keras job needs: broadcast rank 0's initial weights, average the metrics
     over ranks, the gradual learning-rate warm-up (when ``warmup_epochs > 0``), and a checkpoint written by
-    rank 0 only (when ``checkpoint_path`` is given)."""
+    rank 0 only (when ``checkpoint_path`` is given; a ``{rank}`` in it becomes the writer's rank)."""
     import horovod.tensorflow.keras as hvd
     import tensorflow as tf
 
@@ -128,7 +128,8 @@ def keras_callbacks(*, initial_learning_rate: float, warmup_epochs: float = 0, c
             initial_lr=initial_learning_rate, warmup_epochs=warmup_epochs, momentum_correction=False,
             steps_per_epoch=steps_per_epoch, verbose=0))
     if checkpoint_path and hvd.rank() == 0:
-        callbacks.append(tf.keras.callbacks.ModelCheckpoint(checkpoint_path, save_weights_only=True))
+        path = checkpoint_path.replace("{rank}", str(hvd.rank()))
+        callbacks.append(tf.keras.callbacks.ModelCheckpoint(path, save_weights_only=True))
     return callbacks
 
 
@@ -198,7 +199,6 @@ def train_mnist(*, epochs: int = 2, batch_size: int = 64, hidden_units: Sequence
             "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
             "test_loss": float(test_loss), "test_accuracy": float(test_accuracy),
             "learning_rate": float(tf.keras.backend.get_value(model.optimizer.learning_rate)),
-            "wrote_checkpoint": bool(checkpoint_path) and os.path.exists(checkpoint_path),
             "weights": model.get_weights()}
 
 
