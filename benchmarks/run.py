@@ -139,6 +139,7 @@ def main() -> None:
     parser.add_argument("--skip-spark", action="store_true", help="leave out the Spark lab and session timings")
     parser.add_argument("--skip-hpo", action="store_true", help="leave out the hyperparameter-search benchmarks")
     parser.add_argument("--skip-nn", action="store_true", help="leave out the neural-network benchmarks")
+    parser.add_argument("--skip-dist", action="store_true", help="leave out the distributed-training benchmarks")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     rng = np.random.default_rng(0)
@@ -183,6 +184,10 @@ def main() -> None:
         from nn import nn_section
 
         lines += nn_section()
+    if not args.skip_dist:
+        from distributed import distributed_section
+
+        lines += distributed_section()
     out = HERE / "results.md"
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}")

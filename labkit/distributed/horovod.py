@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 __all__ = ["run_local", "run_on_spark", "horovodrun_command", "is_chief", "log", "keras_callbacks", "train_mnist",
-           "identical_weights"]
+           "identical_weights", "scaling_table"]
 
 WORKER_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
 
@@ -194,7 +194,7 @@ def train_mnist(*, epochs: int = 2, batch_size: int = 64, hidden_units: Sequence
     epoch_times = np.array(timer.times)
     steady = epoch_times[1:] if len(epoch_times) > 1 else epoch_times   # epoch 1 also traces the graph
     return {"rank": rank, "size": size, "threads": threads, "samples_per_rank": len(mine),
-            "epoch_times": epoch_times, "train_seconds": seconds,
+            "epoch_times": epoch_times, "train_seconds": seconds, "seconds_per_epoch": float(np.mean(steady)),
             "samples_per_second": per_rank * size / float(np.mean(steady)),
             "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
             "test_loss": float(test_loss), "test_accuracy": float(test_accuracy),
@@ -210,3 +210,29 @@ def identical_weights(results: Sequence[Mapping]) -> bool:
     return all(len(r["weights"]) == len(first) and all(np.array_equal(a, b) for a, b in zip(first, r["weights"],
                                                                                             strict=True))
                for r in results[1:])
+
+
+def scaling_table(results_by_size: Mapping[int, Sequence[Mapping]]):
+    """A scaling study as a table, one row per number of processes, from ``{n: launcher result}`` of
+    :func:`train_mnist`: seconds per epoch (after the first), samples per second, speed-up and efficiency
+    against the smallest run (ideally 1 process), and final test accuracy.
+    """
+    import pandas as pd
+
+    from labkit.distributed.scaling import scaling_efficiency
+
+    if not results_by_size:
+        raise ValueError("results_by_size is empty: pass {number of processes: run_local(...) result}.")
+    base_n = min(results_by_size)
+    base = results_by_size[base_n][0]
+    rows = []
+    for n in sorted(results_by_size):
+        r = results_by_size[n][0]
+        efficiency = scaling_efficiency(time_1=base["seconds_per_epoch"] * base_n, time_n=r["seconds_per_epoch"],
+                                        n_workers=n)
+        rows.append({"processes": n, "threads per process": r["threads"], "samples per rank": r["samples_per_rank"],
+                     "learning rate": r["learning_rate"], "s per epoch": round(r["seconds_per_epoch"], 3),
+                     "samples / s": round(r["samples_per_second"]),
+                     "speed-up": round(base["seconds_per_epoch"] / r["seconds_per_epoch"], 2),
+                     "efficiency": round(efficiency, 2), "test accuracy": round(r["test_accuracy"], 4)})
+    return pd.DataFrame(rows).set_index("processes")

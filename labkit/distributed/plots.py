@@ -232,22 +232,20 @@ def plot_bubbles(runs: Sequence, *, ax=None):
 
 
 def plot_scaling(results: Mapping[int, Sequence[Mapping]]):
-    """Samples per second and scaling efficiency for each number of workers (``{n: run_local(...) result}``)."""
+    """Samples per second and scaling efficiency for each number of processes (``{n: run_local(...) result}``
+    of :func:`~labkit.distributed.horovod.train_mnist`), as :func:`~labkit.distributed.horovod.scaling_table`."""
     import matplotlib.pyplot as plt
 
-    from labkit.distributed.scaling import scaling_efficiency
+    from labkit.distributed.horovod import scaling_table
 
-    ns = sorted(results)
-    rate = [results[n][0]["samples_per_second"] for n in ns]
-    base = rate[0] if ns[0] == 1 else None
+    table = scaling_table(results)
+    labels = [str(n) for n in table.index]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
-    left.bar([str(n) for n in ns], rate, color="tab:blue")
+    left.bar(labels, table["samples / s"], color="tab:blue")
     left.set(xlabel="Horovod processes", ylabel="training samples / s", title="Throughput")
-    if base is not None:
-        eff = [scaling_efficiency(time_1=1 / base, time_n=1 / r, n_workers=n) for n, r in zip(ns, rate, strict=True)]
-        right.bar([str(n) for n in ns], eff, color="tab:orange")
-        right.axhline(1.0, color="grey", linestyle=":", label="perfect scaling")
-        right.set(xlabel="Horovod processes", ylabel="efficiency", title="Scaling efficiency", ylim=(0, 1.2))
-        right.legend()
+    right.bar(labels, table["efficiency"], color="tab:orange")
+    right.axhline(1.0, color="grey", linestyle=":", label="perfect scaling")
+    right.set(xlabel="Horovod processes", ylabel="speed-up / processes", title="Scaling efficiency", ylim=(0, 1.2))
+    right.legend()
     fig.tight_layout()
     return fig
