@@ -45,12 +45,18 @@ def _assert_sum(values, arrays, dtype):
 
 
 # -- collectives -------------------------------------------------------------------------------------------------
+def _reduce(fn, n, m, dtype, seed, *, nodes):
+    """Run ``fn`` on random arrays over a fresh Network of ``nodes`` nodes, check the sum, return the network."""
+    arrays = _arrays(n, m, dtype, seed)
+    net = Network(nodes)
+    _assert_sum(fn(arrays, net), arrays, dtype)
+    return net
+
+
 @settings(max_examples=60, deadline=None)
 @given(n=st.integers(1, 16), m=st.integers(0, 300), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
 def test_ring_allreduce_sums_and_its_traffic_matches_the_bandwidth_optimal_formula(n, m, dtype, seed):
-    arrays = _arrays(n, m, dtype, seed)
-    net = Network(n)
-    _assert_sum(ring_allreduce(arrays, net), arrays, dtype)
+    net = _reduce(ring_allreduce, n, m, dtype, seed, nodes=n)
     item = np.dtype(dtype).itemsize
     nbytes = m * item
     # every chunk travels N − 1 hops in each phase
@@ -78,9 +84,7 @@ def test_ring_traffic_per_worker_is_exactly_2_n_minus_1_over_n_times_m(n):
 @settings(max_examples=40, deadline=None)
 @given(n=st.integers(1, 16), m=st.integers(1, 200), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
 def test_parameter_server_is_a_hot_spot_of_n_times_m(n, m, dtype, seed):
-    arrays = _arrays(n, m, dtype, seed)
-    net = Network(n + 1)
-    _assert_sum(parameter_server_allreduce(arrays, net), arrays, dtype)
+    net = _reduce(parameter_server_allreduce, n, m, dtype, seed, nodes=n + 1)
     nbytes = m * np.dtype(dtype).itemsize
     assert net.bytes_sent[:n].tolist() == [nbytes] * n and net.bytes_received[:n].tolist() == [nbytes] * n
     assert net.bytes_received[n] == net.bytes_sent[n] == n * nbytes
@@ -90,9 +94,7 @@ def test_parameter_server_is_a_hot_spot_of_n_times_m(n, m, dtype, seed):
 @settings(max_examples=40, deadline=None)
 @given(n=st.integers(1, 16), m=st.integers(1, 200), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
 def test_tree_allreduce_takes_2_log2_n_steps_and_each_worker_sends_m_up_the_tree(n, m, dtype, seed):
-    arrays = _arrays(n, m, dtype, seed)
-    net = Network(n)
-    _assert_sum(tree_allreduce(arrays, net), arrays, dtype)
+    net = _reduce(tree_allreduce, n, m, dtype, seed, nodes=n)
     nbytes = m * np.dtype(dtype).itemsize
     assert net.n_steps == 2 * math.ceil(math.log2(n)) if n > 1 else net.n_steps == 0
     assert net.total_bytes == 2 * (n - 1) * nbytes
