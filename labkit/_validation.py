@@ -76,6 +76,23 @@ def check_labels(name: str, x: Any) -> np.ndarray:
     return arr
 
 
+def check_int(name: str, value: Any, *, minimum: int = 1, maximum: int | None = None) -> int:
+    """Return ``value`` as an ``int`` if it is an integer (not a bool) in ``minimum…maximum``, else raise.
+
+    >>> check_int("n_workers", 4)
+    4
+    >>> check_int("n_stages", 5, maximum=4)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_stages must be an integer in 1…4, got 5.
+    """
+    ok = not isinstance(value, bool) and isinstance(value, int | np.integer)
+    if not ok or value < minimum or (maximum is not None and value > maximum):
+        wanted = f"in {minimum}…{maximum}" if maximum is not None else f"≥ {minimum}"
+        raise ValueError(f"{name} must be an integer {wanted}, got {value!r}.")
+    return int(value)
+
+
 def check_same_length(**arrays: np.ndarray) -> None:
     """Raise if the arrays do not all have the same length.
 

@@ -123,7 +123,7 @@ def test_network_and_collectives_reject_bad_input_with_the_fix():
     net = Network(3)
     with pytest.raises(ValueError, match="sends to itself"):
         net.send(1, 1, np.ones(2))
-    with pytest.raises(ValueError, match="node index in 0…2"):
+    with pytest.raises(ValueError, match=r"dst \(a node index\) must be an integer in 0…2"):
         net.send(0, 3, np.ones(2))
     with pytest.raises(ValueError, match="same shape"):
         ring_allreduce([np.ones(2), np.ones(3)])
@@ -133,7 +133,7 @@ def test_network_and_collectives_reject_bad_input_with_the_fix():
         ring_allreduce(np.ones((3, 2)))
     with pytest.raises(ValueError, match="unknown algorithm"):
         allreduce([np.ones(2)], algorithm="butterfly")
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match="n_nodes must be an integer ≥ 1"):
         Network(0)
 
 
@@ -271,6 +271,9 @@ def test_pipeline_training_is_the_same_sgd_as_one_process(n_stages, n_micro):
                     b_here = mine[(mine[:, 2] == 1) & (mine[:, 3] == j)][0]
                     assert f_here[4] >= f_prev[5] and b_prev[4] >= b_here[5]
     assert 0 <= run.measured_bubble < 1 and len(run.stages) == n_stages
+    row = run.summary()
+    assert row["(p−1)/(m+p−1)"] == round((n_stages - 1) / (n_micro + n_stages - 1), 3)
+    assert row["final loss"] == round(float(losses[-1]), 3)
 
 
 def test_pipeline_rejects_what_it_cannot_split():
@@ -282,7 +285,7 @@ def test_pipeline_rejects_what_it_cannot_split():
                        x, y, batch_size=10)
     with pytest.raises(ValueError, match="softmax"):
         train_pipeline(Sequential([Dense(4), Dense(10)], input_shape=(12,)), x, y, batch_size=10)
-    with pytest.raises(ValueError, match="n_stages must be an integer in 1…4"):
+    with pytest.raises(ValueError, match=r"n_stages \(at most one stage per layer\) must be an integer in 1…4"):
         train_pipeline(_mlp(), x, y, n_stages=5, batch_size=10)
 
 
@@ -337,7 +340,7 @@ def test_parameter_server_arguments_are_checked(digits):
     x, y, xv, yv = digits
     with pytest.raises(ValueError, match="mode must be one of"):
         train_parameter_server(x, y, validation_data=(xv, yv), mode="eventual")
-    with pytest.raises(ValueError, match="straggler must be a worker index"):
+    with pytest.raises(ValueError, match=r"straggler \(a worker index, or None\) must be an integer in 0…1"):
         train_parameter_server(x, y, validation_data=(xv, yv), straggler=2)
     with pytest.raises(ValueError, match="cannot give 2 workers a batch"):
         train_parameter_server(x[:40], y[:40], validation_data=(xv, yv), batch_size=32)

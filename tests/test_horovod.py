@@ -116,3 +116,18 @@ def test_horovodrun_command_and_rank_helpers():
         horovodrun_command("train.py", hosts="a,b")
     assert is_chief()
     log("printed once")
+
+
+def test_run_on_spark_refuses_spark_connect_and_too_few_slots_with_the_fix():
+    from types import SimpleNamespace
+
+    from labkit.distributed.horovod import run_on_spark
+
+    connect_session = type("SparkSession", (), {"__module__": "pyspark.sql.connect.session"})()
+    with pytest.raises(ValueError, match="unset LABKIT_SPARK_REMOTE"):
+        run_on_spark(print, num_proc=2, spark=connect_session)
+    one_core = SimpleNamespace(sparkContext=SimpleNamespace(defaultParallelism=1, master="local[1]"))
+    with pytest.raises(ValueError, match=r"1 task slots, fewer than num_proc=2.*local\[N\]"):
+        run_on_spark(print, num_proc=2, spark=one_core)
+    with pytest.raises(ValueError, match="num_proc must be an integer ≥ 1"):
+        run_on_spark(print, num_proc=0, spark=one_core)

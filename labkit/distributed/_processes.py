@@ -12,10 +12,11 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 
 
 @contextlib.contextmanager
-def single_threaded_children():
-    """Within the block, spawned processes start with one BLAS thread (they read these at NumPy import)."""
-    saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
-    os.environ.update({k: "1" for k in THREAD_VARIABLES})
+def environment(variables: dict[str, str], *, override: bool = True):
+    """Within the block, ``os.environ`` also holds ``variables`` (what child processes inherit); restored after.
+    With ``override=False`` a variable the user already set keeps its value."""
+    saved = {k: os.environ.get(k) for k in variables}
+    os.environ.update({k: v for k, v in variables.items() if override or k not in os.environ})
     try:
         yield
     finally:
@@ -24,6 +25,11 @@ def single_threaded_children():
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def single_threaded_children():
+    """Within the block, spawned processes start with one BLAS thread (they read these at NumPy import)."""
+    return environment(dict.fromkeys(THREAD_VARIABLES, "1"))
 
 
 def start(targets: list[tuple]) -> list[multiprocessing.Process]:

@@ -28,9 +28,11 @@ The algorithms below use nothing else, so their traffic is measured, not compute
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
+
+from labkit._validation import check_int
 
 __all__ = ["Message", "Network", "CollectiveResult", "ALGORITHMS", "allreduce", "parameter_server_allreduce",
            "ring_allreduce", "tree_allreduce", "ring_chunk", "communication_time"]
@@ -61,9 +63,7 @@ class Network:
     """
 
     def __init__(self, n_nodes: int, *, names: Sequence[str] | None = None):
-        if isinstance(n_nodes, bool) or not isinstance(n_nodes, int | np.integer) or n_nodes < 1:
-            raise ValueError(f"n_nodes must be a positive integer, got {n_nodes!r}.")
-        self.n_nodes = int(n_nodes)
+        self.n_nodes = check_int("n_nodes", n_nodes)
         self.names = list(names) if names is not None else [f"w{i}" for i in range(self.n_nodes)]
         if len(self.names) != self.n_nodes:
             raise ValueError(f"names has {len(self.names)} entries for {self.n_nodes} nodes.")
@@ -77,9 +77,7 @@ class Network:
         self.step = 0
 
     def _check_node(self, name: str, node) -> int:
-        if isinstance(node, bool) or not isinstance(node, int | np.integer) or not 0 <= node < self.n_nodes:
-            raise ValueError(f"{name} must be a node index in 0…{self.n_nodes - 1}, got {node!r}.")
-        return int(node)
+        return check_int(f"{name} (a node index)", node, minimum=0, maximum=self.n_nodes - 1)
 
     def send(self, src: int, dst: int, payload, *, phase: str = "", chunk: int | None = None) -> np.ndarray:
         """Send ``payload`` from ``src`` to ``dst`` in the current step; return what ``dst`` receives (a copy)."""
@@ -256,7 +254,6 @@ class CollectiveResult:
     algorithm: str
     values: list[np.ndarray]
     network: Network
-    message_bytes: int = field(default=0)
 
     @property
     def n_workers(self) -> int:
@@ -282,7 +279,7 @@ def allreduce(arrays, *, algorithm: str = "ring", average: bool = False) -> Coll
     names = [f"w{i}" for i in range(n)] + ["server"] * extra_nodes
     net = Network(n + extra_nodes, names=names)
     values = fn(arrays, net, average=average)
-    return CollectiveResult(algorithm, values, net, int(np.asarray(arrays[0]).nbytes))
+    return CollectiveResult(algorithm, values, net)
 
 
 def communication_time(network: Network, *, latency: float = 5e-6, bandwidth: float = 1.25e9) -> float:

@@ -25,16 +25,13 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from labkit._validation import check_int
+from labkit.distributed import _processes
+
 __all__ = ["run_local", "run_on_spark", "horovodrun_command", "is_chief", "log", "keras_callbacks", "train_mnist",
            "identical_weights", "scaling_table"]
 
 WORKER_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
-
-
-def _check_np(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive number of processes, got {value!r}.")
-    return int(value)
 
 
 def run_local(fn: Callable, *, np: int = 2, args: Sequence = (), kwargs: Mapping | None = None,
@@ -45,11 +42,10 @@ def run_local(fn: Callable, *, np: int = 2, args: Sequence = (), kwargs: Mapping
     """
     import horovod
 
-    n = _check_np("np", np)
-    for key, value in WORKER_ENV.items():
-        os.environ.setdefault(key, value)
-    return horovod.run(fn, args=tuple(args), kwargs=dict(kwargs or {}), num_proc=n, hosts=f"localhost:{n}",
-                       use_gloo=True, verbose=2 if verbose else 0, network_interfaces=["lo"])
+    n = check_int("np", np)
+    with _processes.environment(WORKER_ENV, override=False):   # the ranks inherit the launcher's environment
+        return horovod.run(fn, args=tuple(args), kwargs=dict(kwargs or {}), num_proc=n, hosts=f"localhost:{n}",
+                           use_gloo=True, verbose=2 if verbose else 0, network_interfaces=["lo"])
 
 
 def run_on_spark(fn: Callable, *, num_proc: int = 2, args: Sequence = (), kwargs: Mapping | None = None,
@@ -63,7 +59,7 @@ def run_on_spark(fn: Callable, *, num_proc: int = 2, args: Sequence = (), kwargs
 
     from labkit.spark import get_spark, is_connect
 
-    n = _check_np("num_proc", num_proc)
+    n = check_int("num_proc", num_proc)
     spark = spark if spark is not None else get_spark()
     if is_connect(spark):
         raise ValueError("Horovod on Spark needs a classic SparkSession (it uses the SparkContext), not Spark "
@@ -90,7 +86,7 @@ def horovodrun_command(script: str, *, hosts: Mapping[str, int] | str, python: s
             hosts = {h: int(s) for h, s in pairs}
         except ValueError:
             raise ValueError(f"hosts must look like 'host1:2,host2:2', got {hosts!r}.") from None
-    if not hosts or any(_check_np(f"slots of {h}", s) < 1 for h, s in hosts.items()):
+    if not hosts or any(check_int(f"slots of {h}", s) < 1 for h, s in hosts.items()):
         raise ValueError("hosts must name at least one host with a positive number of slots.")
     spec = ",".join(f"{h}:{s}" for h, s in hosts.items())
     return " ".join([f"horovodrun -np {sum(hosts.values())} -H {spec} --gloo", python, script, *script_args])

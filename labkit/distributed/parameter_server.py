@@ -32,6 +32,7 @@ from multiprocessing.connection import wait
 
 import numpy as np
 
+from labkit._validation import check_int
 from labkit.distributed import _processes
 from labkit.distributed.scaling import shard_indices
 
@@ -120,8 +121,7 @@ class ParameterServerRun:
 def _check_args(x, y, mode, n_workers, batch_size, epochs, straggler, straggler_slowdown, learning_rate):
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
-    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
-        raise ValueError(f"n_workers must be a positive integer, got {n_workers!r}.")
+    check_int("n_workers", n_workers)
     if x.ndim != 2 or len(x) != len(y):
         raise ValueError(f"x must be 2-D (samples × features) with one label per row, got x {x.shape}, y {y.shape}.")
     if len(x) < n_workers * batch_size:
@@ -129,8 +129,8 @@ def _check_args(x, y, mode, n_workers, batch_size, epochs, straggler, straggler_
                          "lower batch_size or n_workers.")
     if not epochs > 0 or not learning_rate > 0:
         raise ValueError(f"epochs and learning_rate must be positive, got {epochs!r} and {learning_rate!r}.")
-    if straggler is not None and not (isinstance(straggler, int) and 0 <= straggler < n_workers):
-        raise ValueError(f"straggler must be a worker index in 0…{n_workers - 1} or None, got {straggler!r}.")
+    if straggler is not None:
+        check_int("straggler (a worker index, or None)", straggler, minimum=0, maximum=n_workers - 1)
     if not straggler_slowdown >= 1:
         raise ValueError(f"straggler_slowdown must be ≥ 1 (1 = as fast as the others), got {straggler_slowdown!r}.")
 

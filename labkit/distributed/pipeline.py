@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from labkit._validation import check_int
 from labkit.distributed import _processes
 
 __all__ = ["bubble_fraction", "partition_layers", "PipelineRun", "train_pipeline"]
@@ -35,9 +36,7 @@ __all__ = ["bubble_fraction", "partition_layers", "PipelineRun", "train_pipeline
 
 def bubble_fraction(*, n_stages: int, n_microbatches: int) -> float:
     """GPipe's idle share (p − 1) / (m + p − 1) for p equal stages and m micro-batches."""
-    for name, value in (("n_stages", n_stages), ("n_microbatches", n_microbatches)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    n_stages, n_microbatches = check_int("n_stages", n_stages), check_int("n_microbatches", n_microbatches)
     return (n_stages - 1) / (n_microbatches + n_stages - 1)
 
 
@@ -46,8 +45,7 @@ def partition_layers(costs, *, n_stages: int) -> list[tuple[int, int]]:
     the most expensive stage (dynamic programming over cut points). Each stage gets at least one layer."""
     costs = [float(c) for c in costs]
     n = len(costs)
-    if isinstance(n_stages, bool) or not isinstance(n_stages, int) or not 1 <= n_stages <= n:
-        raise ValueError(f"n_stages must be an integer in 1…{n} (one layer per stage at least), got {n_stages!r}.")
+    check_int("n_stages (at most one stage per layer)", n_stages, maximum=n)
     prefix = np.concatenate([[0.0], np.cumsum(costs)])
     best = np.full((n_stages + 1, n + 1), np.inf)
     cut = np.zeros((n_stages + 1, n + 1), dtype=int)
@@ -152,6 +150,12 @@ class PipelineRun:
         bubbles = self.step_bubbles()
         return float(bubbles[1:].mean() if len(bubbles) > 1 else bubbles[0])
 
+    def summary(self) -> dict:
+        """One row for a comparison table."""
+        return {"stages": self.n_stages, "micro-batches": self.n_microbatches,
+                "measured bubble": round(self.measured_bubble, 3), "(p−1)/(m+p−1)": round(self.analytic_bubble, 3),
+                "ms per batch": round(1e3 * self.step_time, 1), "final loss": round(float(self.losses[-1]), 3)}
+
     @property
     def step_time(self) -> float:
         """Median seconds per mini-batch (makespan of one flush)."""
@@ -179,10 +183,7 @@ def train_pipeline(model, x, y, *, n_stages: int = 2, n_microbatches: int = 4, b
                          "Dense(..., activation='softmax').")
     if any(isinstance(layer, Dropout) for layer in model.layers):
         raise ValueError("remove Dropout layers: re-materialisation would draw a second, different mask.")
-    if isinstance(n_microbatches, bool) or not isinstance(n_microbatches, int) or not 1 <= n_microbatches:
-        raise ValueError(f"n_microbatches must be a positive integer, got {n_microbatches!r}.")
-    if n_microbatches > batch_size:
-        raise ValueError(f"batch_size {batch_size} cannot be cut into {n_microbatches} micro-batches.")
+    check_int("n_microbatches (at most one per sample of the batch)", n_microbatches, maximum=batch_size)
     x = np.asarray(x, dtype=model.dtype)
     y = np.asarray(y).astype(np.int64)
     if len(x) < batch_size:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from labkit._plotting import axes, slider_view
+from labkit._validation import check_int
 from labkit.distributed.collectives import Network, allreduce, communication_time, ring_allreduce
 
 __all__ = ["ring_states", "plot_ring_step", "plot_ring_steps", "ring_explorer", "plot_traffic", "plot_sync_async",
@@ -35,8 +36,7 @@ class RingState:
 
 def ring_states(n_workers: int) -> list[RingState]:
     """Replay the messages of :func:`~labkit.distributed.collectives.ring_allreduce` on ``n_workers`` workers."""
-    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or not 2 <= n_workers <= 10:
-        raise ValueError(f"n_workers must be an integer in 2…10 for a readable figure, got {n_workers!r}.")
+    check_int("n_workers (2…10 for a readable figure)", n_workers, minimum=2, maximum=10)
     net = Network(n_workers)
     ring_allreduce([np.zeros(n_workers) for _ in range(n_workers)], net)
     owners = [[{w} for _ in range(n_workers)] for w in range(n_workers)]

@@ -23,18 +23,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from labkit._validation import check_int
+
 __all__ = ["shard_indices", "scaled_learning_rate", "warmup_learning_rate", "scaling_efficiency"]
 
 
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an integer ≥ {minimum}, got {value!r}.")
-    return int(value)
-
-
 def _check_rank(rank, size) -> tuple[int, int]:
-    size = _check_int("size", size, 1)
-    rank = _check_int("rank", rank, 0)
+    size = check_int("size", size)
+    rank = check_int("rank", rank, minimum=0)
     if rank >= size:
         raise ValueError(f"rank must be in 0…size − 1 = {size - 1}, got {rank}: ranks count from 0.")
     return rank, size
@@ -49,7 +45,7 @@ def shard_indices(n_samples: int, *, rank: int, size: int) -> np.ndarray:
     >>> [shard_indices(5, rank=r, size=2).tolist() for r in range(2)]
     [[0, 1, 2], [3, 4]]
     """
-    n_samples = _check_int("n_samples", n_samples, 0)
+    n_samples = check_int("n_samples", n_samples, minimum=0)
     rank, size = _check_rank(rank, size)
     base, extra = divmod(n_samples, size)
     start = rank * base + min(rank, extra)
@@ -58,7 +54,7 @@ def shard_indices(n_samples: int, *, rank: int, size: int) -> np.ndarray:
 
 def scaled_learning_rate(base_learning_rate: float, *, size: int) -> float:
     """The linear scaling rule: ``base_learning_rate × size`` for ``size`` workers (global batch × size)."""
-    size = _check_int("size", size, 1)
+    size = check_int("size", size)
     if not base_learning_rate > 0:
         raise ValueError(f"base_learning_rate must be positive, got {base_learning_rate!r}.")
     return float(base_learning_rate) * size
@@ -85,7 +81,7 @@ def scaling_efficiency(*, time_1: float, time_n: float, n_workers: int) -> float
     """Speed-up over the ideal: (time_1 / time_n) / n_workers for the same work done by 1 and by ``n_workers``
     workers. 1.0 is perfect linear scaling; communication and shared cores push it below.
     """
-    n_workers = _check_int("n_workers", n_workers, 1)
+    n_workers = check_int("n_workers", n_workers)
     if not time_1 > 0 or not time_n > 0:
         raise ValueError(f"times must be positive seconds, got time_1={time_1!r}, time_n={time_n!r}.")
     return float(time_1) / float(time_n) / n_workers
