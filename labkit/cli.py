@@ -70,15 +70,32 @@ def run(labs: tuple[str, ...], fast: bool, released: bool) -> None:
 @main.command()
 @click.argument("lab")
 @click.argument("submissions", type=click.Path(exists=True, file_okay=False, path_type=Path))
-def grade(lab: str, submissions: Path) -> None:
-    """Autograde every submission in SUBMISSIONS (<learner>/<notebook>.ipynb or <learner>.ipynb)."""
-    from labkit.grading.nbgrader import grade_directory, resolve_lab
+@click.option("--workers", "-j", type=click.IntRange(min=1), default=None,
+              help="Kernels side by side [default: cores].")
+@click.option("--memory-mb", type=click.IntRange(min=64), default=4096, show_default=True,
+              help="Memory limit of one submission's kernel and everything it starts.")
+@click.option("--cell-timeout", type=click.FloatRange(min=1), default=300, show_default=True, help="Seconds per cell.")
+@click.option("--notebook-timeout", type=click.FloatRange(min=1), default=1200, show_default=True,
+              help="Seconds per submission.")
+@click.option("--force", is_flag=True, help="Regrade submissions already in the gradebook.")
+def grade(lab: str, submissions: Path, workers: int | None, memory_mb: int, cell_timeout: float,
+          notebook_timeout: float, force: bool) -> None:
+    """Autograde every submission in SUBMISSIONS (<learner>/<notebook>.ipynb or <learner>.ipynb), in parallel
+    sandboxed kernels, into the nbgrader gradebook; resumable (already graded submissions are skipped)."""
+    from labkit.grading.engine import grade as run_grading
+    from labkit.grading.nbgrader import resolve_lab
+    from labkit.grading.sandbox import Limits
 
-    grades = grade_directory(resolve_lab(lab), submissions)
-    for g in grades:
-        line = f"{g.student:24} {g.score:6g} / {g.max_score:g}"
-        click.echo(line if g.ok else f"{line}  (grading error: {g.message.strip().splitlines()[-1][:200]})")
-    click.echo(f"{len(grades)} submission(s) graded into {course_root() / 'grading'}")
+    limits = Limits(memory_mb=memory_mb, cell_timeout=cell_timeout, notebook_timeout=notebook_timeout)
+    run = run_grading(resolve_lab(lab), submissions, workers=workers, limits=limits, force=force)
+    for r in run.results:
+        line = f"{r.student:24} {r.score:6g} / {r.max_score:g}" + ("  (unchanged)" if r.skipped else "")
+        if r.problem:
+            line += f"  problem: {r.problem[:160]}"
+        if r.flags:
+            line += f"  review: uses {', '.join(r.flags)}"
+        click.echo(line)
+    click.echo(run.summary())
 
 
 @main.command()
