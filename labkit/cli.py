@@ -77,17 +77,21 @@ def run(labs: tuple[str, ...], fast: bool, released: bool) -> None:
 @click.option("--cell-timeout", type=click.FloatRange(min=1), default=300, show_default=True, help="Seconds per cell.")
 @click.option("--notebook-timeout", type=click.FloatRange(min=1), default=1200, show_default=True,
               help="Seconds per submission.")
+@click.option("--max-tasks", type=click.IntRange(min=16), default=1024, show_default=True,
+              help="Processes and threads one submission may run.")
+@click.option("--figures", is_flag=True, help="Render figures into the graded notebooks (slower).")
 @click.option("--force", is_flag=True, help="Regrade submissions already in the gradebook.")
 def grade(lab: str, submissions: Path, workers: int | None, memory_mb: int, cell_timeout: float,
-          notebook_timeout: float, force: bool) -> None:
+          notebook_timeout: float, max_tasks: int, figures: bool, force: bool) -> None:
     """Autograde every submission in SUBMISSIONS (<learner>/<notebook>.ipynb or <learner>.ipynb), in parallel
     sandboxed kernels, into the nbgrader gradebook; resumable (already graded submissions are skipped)."""
     from labkit.grading.engine import grade as run_grading
     from labkit.grading.nbgrader import resolve_lab
     from labkit.grading.sandbox import Limits
 
-    limits = Limits(memory_mb=memory_mb, cell_timeout=cell_timeout, notebook_timeout=notebook_timeout)
-    run = run_grading(resolve_lab(lab), submissions, workers=workers, limits=limits, force=force)
+    limits = Limits(memory_mb=memory_mb, cell_timeout=cell_timeout, notebook_timeout=notebook_timeout,
+                    max_tasks=max_tasks)
+    run = run_grading(resolve_lab(lab), submissions, workers=workers, limits=limits, force=force, figures=figures)
     for r in run.results:
         line = f"{r.student:24} {r.score:6g} / {r.max_score:g}" + ("  (unchanged)" if r.skipped else "")
         if r.problem:
@@ -96,6 +100,22 @@ def grade(lab: str, submissions: Path, workers: int | None, memory_mb: int, cell
             line += f"  review: uses {', '.join(r.flags)}"
         click.echo(line)
     click.echo(run.summary())
+
+
+@main.command()
+@click.argument("lab")
+@click.option("--no-feedback", is_flag=True, help="Skip the per-learner feedback HTML.")
+def report(lab: str, no_feedback: bool) -> None:
+    """Score distribution, item analysis and per-learner feedback (without hidden tests) for a graded LAB."""
+    from labkit.grading.nbgrader import resolve_lab
+    from labkit.grading.report import build_report
+
+    rep = build_report(resolve_lab(lab), feedback=not no_feedback)
+    click.echo(rep.items.round(3).to_string())
+    click.echo(f"\n{len(rep.scores)} learner(s); report: {rep.folder / 'report.md'}; "
+               f"feedback: {len(rep.feedback)} file(s) under grading/feedback/")
+    for student, flags in sorted(rep.flagged.items()):
+        click.echo(f"review {student}: uses {', '.join(flags)}")
 
 
 @main.command()

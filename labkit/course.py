@@ -1,5 +1,7 @@
 """``make course``: release every lab, execute every solution headlessly, grade the demo submissions, report.
 
+Grading goes through labkit's sandboxed, parallel engine (:mod:`labkit.grading.engine`), like ``labkit grade``.
+
 The job fails (non-zero exit) when a notebook does not run or a demo submission does not get the grade
 it exists to show: full marks for ``perfect``, strictly between 0 and full for ``partial``, 0 for ``blank``.
 """
@@ -58,7 +60,7 @@ def run_course(labs: list[str] | None = None, *, fast: bool = True, progress: bo
     reports = []
     for lab, run in zip(labs, runs, strict=True):
         start = time.perf_counter()
-        grades = {g.student: g for g in grade_directory(lab, demo.demo_dir(lab))}
+        grades = {g.student: g for g in grade_directory(lab, demo.demo_dir(lab), progress=progress)}
         report = LabReport(lab, run, grades, time.perf_counter() - start)
         report.problems = _expectations(report)
         reports.append(report)

@@ -47,7 +47,7 @@ from labkit.jupyter import KERNEL_ENV
 ENGINE_VERSION = "1"
 _ARM = ("import warnings as _w, labkit.grading.guard as _g; _g.arm(); "
         "_w.filterwarnings('ignore', message='.*non-interactive.*'); del _w, _g")
-_RESTORE = "__import__('labkit.grading.guard', fromlist=['restore']).restore(globals())"
+_RESTORE = "__import__('labkit.grading.guard', fromlist=['restore']).restore(globals(), extend=True)"
 
 
 @dataclass
@@ -181,7 +181,7 @@ class SandboxedKernel:
     """A kernel forked from the zygote into its own sandbox, driven over ZeroMQ Unix sockets."""
 
     def __init__(self, zygote: sandbox.Zygote, runtime: Path, name: str, uid: int, limits: sandbox.Limits,
-                 env: dict, plan: LabPlan, spark_socket: str | None) -> None:
+                 env: dict, plan: LabPlan, spark_socket: str | None, hide: list[str] | None = None) -> None:
         from jupyter_client import BlockingKernelClient
         from jupyter_client.connect import write_connection_file
 
@@ -210,7 +210,7 @@ class SandboxedKernel:
             name=name, workdir=str(self.workdir), connection_file=self.connection_file, uid=uid,
             limits=asdict(limits), env=env, cgroups=self.cgroup.procs_files if self.cgroup else [],
             readonly=_visible_paths(),
-            hide=secret_paths(),
+            hide=secret_paths() + list(hide or []),
             spark_socket=spark_socket,
         )
         if iso["separate_user"]:
@@ -346,6 +346,7 @@ class _Context:
     limits: sandbox.Limits
     spark_socket: str | None
     next_uid: Callable[[], int]
+    hide: list[str] = field(default_factory=list)
 
 
 def grade_submission(sub: intake.Submission, ctx: _Context) -> tuple[Result, nbformat.NotebookNode | None]:
@@ -384,7 +385,7 @@ def grade_submission(sub: intake.Submission, ctx: _Context) -> tuple[Result, nbf
     kernel = None
     try:
         kernel = SandboxedKernel(ctx.zygote, ctx.runtime, name, ctx.next_uid(), ctx.limits, env, plan,
-                                 ctx.spark_socket)
+                                 ctx.spark_socket, ctx.hide)
         kernel.silent(_ARM)
         deadline = time.monotonic() + ctx.limits.notebook_timeout
         for cell in nb.cells:
@@ -591,7 +592,9 @@ def grade(lab: str, submissions: Path, *, workers: int | None = None, limits: sa
                 from labkit.grading.spark_server import SharedSparkServer
 
                 spark = SharedSparkServer(zygote, runtime, next_uid())
-            ctx = _Context(plan, zygote, runtime, limits, spark.socket if spark else None, next_uid)
+            # the submissions folder too: a learner must not read (or overwrite) another's notebook
+            ctx = _Context(plan, zygote, runtime, limits, spark.socket if spark else None, next_uid,
+                           [str(Path(submissions).resolve())])
             if progress:
                 from tqdm import tqdm
 

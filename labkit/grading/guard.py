@@ -21,6 +21,7 @@ What this cannot stop: code that rewrites function objects in place or edits int
 >>> arm(); import math; real = math.sqrt; math.sqrt = lambda x: 42.0
 >>> restore(); math.sqrt is real
 True
+>>> disarm()
 >>> scan("import ctypes\\nf.__code__ = g.__code__")
 ['ctypes', '__code__']
 """
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import ast
 import sys
+from operator import is_
 
 TRUSTED = ("builtins", "math", "operator", "functools", "statistics", "numpy", "scipy", "pandas", "sklearn",
            "labkit")
@@ -71,14 +73,22 @@ def arm() -> None:
         _sys.update({k: getattr(sys, k) for k in _SYS_KEYS})
 
 
+def disarm() -> None:
+    """Forget the snapshot (tests use it; a grading kernel never disarms)."""
+    _modules.clear()
+    _classes.clear()
+    _sys.clear()
+
+
 def armed() -> bool:
     """Whether :func:`arm` ran in this process (the grader arms; a learner's own session is left alone)."""
     return bool(_classes)
 
 
-def restore(namespace: dict | None = None) -> int:
+def restore(namespace: dict | None = None, *, extend: bool = False) -> int:
     """Undo every change to the snapshotted attributes; rebind ``Checks`` in ``namespace``; returns how many
-    attributes were put back. Does nothing before :func:`arm`."""
+    attributes were put back. With ``extend`` (the grader's call before each test cell), trusted modules
+    imported since join the snapshot. Does nothing before :func:`arm`."""
     fixed = 0
     if not armed():
         return fixed
@@ -87,6 +97,9 @@ def restore(namespace: dict | None = None) -> int:
             sys.modules[name] = module
             fixed += 1
         current = vars(module)
+        # identity, compared at C speed (never ==: a patched object could claim equality)
+        if all(map(is_, saved.values(), map(current.get, saved.keys()))):
+            continue
         for key, value in saved.items():
             if current.get(key, _MISSING) is not value:
                 try:
@@ -103,7 +116,8 @@ def restore(namespace: dict | None = None) -> int:
         if getattr(sys, key) is not value:
             setattr(sys, key, value)
             fixed += 1
-    arm()  # trusted modules imported since (by a test cell) join the snapshot
+    if extend:
+        arm()
     if namespace is not None and _classes:
         namespace["Checks"] = _classes[0][0]
     return fixed

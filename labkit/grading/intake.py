@@ -33,6 +33,7 @@ import hashlib
 import json
 import re
 import unicodedata
+import warnings as _warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,9 +98,9 @@ def discover(folder: Path, notebook_name: str) -> list[Submission]:
         if entry.name.startswith("."):
             continue
         is_dir = entry.is_dir() and not entry.is_symlink()
-        if not is_dir and entry.suffix != ".ipynb":
+        if not is_dir and entry.suffix != ".ipynb" and not entry.is_symlink():
             continue
-        raw_name = entry.name if is_dir else entry.name[: -len(".ipynb")]
+        raw_name = entry.name[: -len(".ipynb")] if entry.suffix == ".ipynb" else entry.name
         try:
             student = student_id(raw_name)
         except ValueError as exc:
@@ -110,6 +111,10 @@ def discover(folder: Path, notebook_name: str) -> list[Submission]:
             found[student].warnings.append(f"{entry.name} ignored: {student} handed in twice")
             continue
         sub = Submission(student, None)
+        if entry.is_symlink():
+            sub.problems.append(f"{entry.name} is a symbolic link: hand in the notebook itself, not a link")
+            found[student] = sub
+            continue
         if is_dir:
             notebooks = sorted(p for p in entry.iterdir() if p.suffix == ".ipynb" and not p.name.startswith("."))
             extras = sorted(p.name for p in entry.iterdir() if p.suffix != ".ipynb" and not p.name.startswith("."))
@@ -172,7 +177,9 @@ def _parse(raw: bytes) -> tuple[nbformat.NotebookNode | None, list[str], str | N
         return None, [], "the file is JSON but not a notebook (no 'nbformat' field)"
     warnings = []
     try:
-        nb = nbformat.reads(json.dumps(data), as_version=4)
+        with _warnings.catch_warnings():  # nbformat warns about (and fixes) duplicate cell ids
+            _warnings.simplefilter("ignore")
+            nb = nbformat.reads(json.dumps(data), as_version=4)
     except Exception as exc:  # noqa: BLE001 - nbformat raises many types on malformed input
         return None, [], f"the notebook is malformed ({type(exc).__name__}: {str(exc)[:200]})"
     if data["nbformat"] < 4:

@@ -120,28 +120,15 @@ def autograde(lab: str, students: Iterable[str], *, root: Path | None = None) ->
     return grades
 
 
-def grade_directory(lab: str, submissions: Path, *, root: Path | None = None) -> list[Grade]:
-    """Grade every submission in ``submissions``: one sub-folder per learner holding the lab's notebook,
-    or one ``<learner>.ipynb`` file per learner."""
-    submissions = Path(submissions)
-    if not submissions.is_dir():
-        raise GradingError(f"{submissions} is not a directory of submissions.")
-    students = []
-    for entry in sorted(submissions.iterdir()):
-        if entry.is_dir():
-            notebooks = sorted(entry.glob("*.ipynb"))
-            if not notebooks:
-                continue
-            student, notebook = entry.name, notebooks[0]
-        elif entry.suffix == ".ipynb":
-            student, notebook = entry.stem, entry
-        else:
-            continue
-        submit(lab, student, notebook, root=root)
-        students.append(student)
-    if not students:
-        raise GradingError(f"no submissions in {submissions}: expected <learner>/<notebook>.ipynb or <learner>.ipynb.")
-    return autograde(lab, students, root=root)
+def grade_directory(lab: str, submissions: Path, *, root: Path | None = None, force: bool = True,
+                    progress: bool = False) -> list[Grade]:
+    """Grade every submission in ``submissions`` (one ``<learner>/`` folder or ``<learner>.ipynb`` each) with
+    labkit's sandboxed parallel engine (:func:`labkit.grading.engine.grade`) and return one :class:`Grade`
+    per learner. :func:`autograde` is stock nbgrader, kept for comparison."""
+    from labkit.grading.engine import grade
+
+    run = grade(lab, Path(submissions), force=force, progress=progress, root=root)
+    return [Grade(r.student, lab, r.score, r.max_score, not r.problem, r.problem) for r in run.results]
 
 
 def read_score(lab: str, student: str, *, root: Path | None = None) -> tuple[float, float]:

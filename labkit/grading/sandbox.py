@@ -52,6 +52,7 @@ _NO_PRELOAD = ("tensorflow", "keras", "horovod", "torch", "jax", "grpc", "pyspar
 _CLONE_NEWNS, _CLONE_NEWNET = 0x00020000, 0x40000000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
 _PR_SET_PDEATHSIG = 1
+_CRASHED = 70  # exit code of a sandboxed kernel whose own code failed
 
 
 @dataclass(frozen=True)
@@ -310,6 +311,20 @@ def _isolate_filesystem(spec: Spec, limits: Limits) -> None:
     for path in spec.hide:
         if os.path.isdir(path):
             _mount("tmpfs", path, "tmpfs", _MS_RDONLY | _MS_NOSUID | _MS_NODEV, "size=16k,mode=755")
+    _name_the_user(spec, staging)
+
+
+def _name_the_user(spec: Spec, staging: Path) -> None:
+    """Give the sandbox's user id a name and home in this namespace's /etc/passwd: the JVM (Spark) refuses
+    to start for a user without one ("basedir must be absolute: ?/.ivy2")."""
+    for file, line in (("/etc/passwd", f"learner:x:{spec.uid}:{spec.uid}:learner:{spec.workdir}:/bin/sh\n"),
+                       ("/etc/group", f"learner:x:{spec.uid}:\n")):
+        if not os.path.isfile(file):
+            continue
+        copy = staging / Path(file).name
+        copy.write_text(Path(file).read_text() + line)
+        copy.chmod(0o644)
+        _mount(str(copy), file, None, _MS_BIND)
 
 
 def _set_rlimits(limits: Limits, *, separate_user: bool) -> None:
@@ -514,7 +529,7 @@ def _zygote_main(preload: list[str], warm: list[str]) -> None:  # pragma: no cov
                 with contextlib.suppress(Exception):
                     os.write(2, f"labkit sandbox: {type(exc).__name__}: {exc}\n".encode())
             finally:
-                os._exit(70)
+                os._exit(_CRASHED)
         children.add(pid)
         out.write(json.dumps({"id": request["id"], "pid": pid}).encode() + b"\n")
         out.flush()
@@ -526,6 +541,7 @@ class Zygote:
     def __init__(self, preload: list[str] | None = None, *, warm: list[str] | None = None, env: dict | None = None,
                  figures: bool = True) -> None:
         child_env = {**os.environ, **(env or {})}
+        child_env.pop("PYTEST_CURRENT_TEST", None)  # ipykernel stops capturing fd-level output under pytest
         if not figures:  # figures are drawn but not rendered to PNG: most of a plot's cost
             child_env["MPLBACKEND"] = "agg"
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -616,7 +632,10 @@ def describe_exit(status: int | None, *, oom: bool, limits: Limits) -> str:
         if sig == signal.SIGXFSZ:
             return f"the kernel wrote a file larger than the {limits.file_mb} MiB limit"
         return f"the kernel was killed by signal {signal.Signals(sig).name}"
-    return f"the kernel exited (exit code {os.waitstatus_to_exitcode(status)}): code must not call exit()"
+    code = os.waitstatus_to_exitcode(status)
+    if code == _CRASHED:
+        return "the kernel crashed: the submission broke the Python process it runs in"
+    return f"the kernel exited (exit code {code}): code must not call exit()"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -26,7 +26,7 @@ def scratch_course(path: Path, labs: list[str], *, release: bool = True) -> Path
     for lab in labs:
         for folder in ("solutions", "labs"):
             shutil.copytree(src / folder / lab, path / folder / lab, dirs_exist_ok=True)
-    if release:
+    if release and labs:
         from labkit.grading.nbgrader import release as do_release
 
         with _env(scratch_env(path)):
@@ -53,3 +53,55 @@ class _env:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+PROBE_LAB = "00_probe"
+
+
+def _probe_cells() -> list:
+    import nbformat
+
+    def meta(grade_id: str, *, solution=False, grade=False, locked=False, points=0) -> dict:
+        m = {"grade_id": grade_id, "solution": solution, "grade": grade, "locked": locked, "schema_version": 3,
+             "task": False}
+        if grade:
+            m["points"] = points
+        return {"nbgrader": m}
+
+    code, md = nbformat.v4.new_code_cell, nbformat.v4.new_markdown_cell
+    return [
+        md("# Probe lab\n\nTwo small tasks: the smallest real lab, for grader tests and overhead benchmarks."),
+        code("import numpy as np\nfrom labkit.grading.checks import Checks", metadata=meta("setup", locked=True)),
+        md("**Task 1.** Write `square(x)`."),
+        code("def square(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION",
+             metadata=meta("square_solution", solution=True)),
+        code('checks = Checks(points=2)\nchecks.close("square(3)", lambda: square(3), 9)\n'
+             "### BEGIN HIDDEN TESTS\nfor i in range(4):\n    v = float(checks.rng.normal())\n"
+             '    checks.close(f"square of a random number #{i}", lambda: square(v), v * v)  # probe-hidden-a\n'
+             "### END HIDDEN TESTS\nchecks.score()",
+             metadata=meta("square_tests", grade=True, locked=True, points=2)),
+        md("**Task 2.** Write `mean(xs)`."),
+        code("def mean(xs):\n    ### BEGIN SOLUTION\n    return float(np.mean(xs))\n    ### END SOLUTION",
+             metadata=meta("mean_solution", solution=True)),
+        code('checks = Checks(points=3)\nchecks.close("mean of 1, 2, 3", lambda: mean([1, 2, 3]), 2.0)\n'
+             "### BEGIN HIDDEN TESTS\nfor i in range(4):\n    xs = checks.rng.normal(size=int(checks.rng.integers(1, 50)))\n"
+             '    checks.close(f"mean of random numbers #{i}", lambda: mean(xs), sum(xs) / len(xs))  # probe-hidden-b\n'
+             "### END HIDDEN TESTS\nchecks.score()",
+             metadata=meta("mean_tests", grade=True, locked=True, points=3)),
+    ]
+
+
+def probe_lab(course: Path) -> str:
+    """Write and release the two-task probe lab (5 points) in a scratch ``course``; returns its id."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=_probe_cells(), metadata={
+        "kernelspec": {"display_name": "Python 3 (labkit)", "language": "python", "name": "labkit"}})
+    folder = Path(course) / "solutions" / PROBE_LAB
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, folder / f"{PROBE_LAB}.ipynb")
+    from labkit.grading.nbgrader import release
+
+    with _env(scratch_env(course)):
+        release([PROBE_LAB], root=Path(course))
+    return PROBE_LAB

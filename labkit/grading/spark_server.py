@@ -38,7 +38,8 @@ def server_command(port: int = PORT, *, driver_memory: str = "2g") -> list[str]:
             "--conf", f"spark.connect.grpc.binding.port={port}",
             "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
             "--conf", "spark.driver.host=127.0.0.1", "--conf", "spark.driver.bindAddress=127.0.0.1",
-            "--conf", "spark.ui.enabled=false", "--conf", "spark.sql.shuffle.partitions=8"]
+            "--conf", "spark.ui.enabled=false", "--conf", "spark.sql.shuffle.partitions=8",
+            "--conf", "spark.sql.codegen.wholeStage=false"]
 
 
 class SharedSparkServer:

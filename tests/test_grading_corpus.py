@@ -1,0 +1,344 @@
+"""The hostile-submission corpus: every case graded in one real `labkit grade` run, in sandboxed kernels.
+
+Each case is a submission of the two-task probe lab (square: 2 points, mean: 3 points) with the grade
+it must get. For every case the grader must finish, the control submissions graded alongside must keep
+full marks, the gradebook must hold exactly one row per learner and question, and no hidden-test line may
+appear in anything a learner sees (the grader's output, the feedback HTML, the released notebook).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from labkit.grading import sandbox
+from labkit.grading.intake import hidden_lines
+from labkit.grading.scratch import PROBE_LAB, _env, probe_lab, scratch_course, scratch_env
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox needs Linux")
+
+BIN = Path(sys.executable).parent
+SQUARE_OK = "def square(x):\n    return x * x"
+MEAN_OK = "def mean(xs):\n    return float(np.mean(xs))"
+SQUARE_WRONG = "def square(x):\n    return 0"
+
+# learner -> (expected total, what it does to the answers (square cell, mean cell) or a notebook transform)
+CASES: dict[str, float] = {}
+BUILDERS: dict[str, object] = {}
+
+
+def case(name: str, expected: float):
+    def register(fn):
+        CASES[name] = expected
+        BUILDERS[name] = fn
+        return fn
+    return register
+
+
+def answers(square: str = SQUARE_OK, mean: str = MEAN_OK):
+    def build(nb):
+        for cell in nb.cells:
+            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if gid == "square_solution":
+                cell.source = square
+            elif gid == "mean_solution":
+                cell.source = mean
+        return nb
+    return build
+
+
+def cells_by_id(nb) -> dict:
+    return {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
+
+
+for i in range(3):
+    case(f"control{i}", 5)(answers())
+case("blank", 0)(lambda nb: nb)
+case("infinite_loop", 2)(answers(mean="while True:\n    pass\n" + MEAN_OK))
+case("memory_bomb", 2)(answers(mean="hog = b'x' * (3 * 1024**3)\n" + MEAN_OK))
+case("fork_bomb", 5)(answers(mean=(
+    "import os, time\nchildren = 0\ntry:\n    while True:\n        if os.fork() == 0:\n"
+    "            time.sleep(3600)\n            os._exit(0)\n        children += 1\n"
+    "except OSError as exc:\n    print('fork refused after', children, 'children:', exc)\n" + MEAN_OK)))
+case("sys_exit", 3)(answers(square="import sys\nsys.exit()\n" + SQUARE_OK))
+case("raise_systemexit", 3)(answers(square="raise SystemExit(1)\n" + SQUARE_OK))
+case("os_exit", 2)(answers(mean="import os\nos._exit(3)\n" + MEAN_OK))
+case("segfault", 2)(answers(mean="import ctypes\nctypes.string_at(0)\n" + MEAN_OK))
+case("kill_everything", 5)(answers(mean="import os, signal\nos.kill(-1, signal.SIGKILL)\n" + MEAN_OK))
+case("kill_the_grader", 5)(answers(mean=(
+    "import os, signal\ntry:\n    os.kill(os.getppid(), signal.SIGKILL)\nexcept OSError as exc:\n"
+    "    print('refused:', exc)\n" + MEAN_OK)))
+case("huge_output", 5)(answers(square="print('x' * 100_000_000)\n" + SQUARE_OK))
+case("patch_allclose", 3)(answers(square="np.allclose = lambda *a, **k: True\n" + SQUARE_WRONG))
+case("patch_builtins", 3)(answers(square=(
+    "import builtins\nbuiltins.round = lambda *a, **k: 2.0\nbuiltins.print = lambda *a, **k: None\n"
+    "builtins.min = lambda *a, **k: 1\nbuiltins.max = lambda *a, **k: 1\n" + SQUARE_WRONG)))
+case("float_patch_undone", 5)(answers(square="import builtins\nbuiltins.float = lambda *a: 9.0\n" + SQUARE_OK))
+case("break_builtins", 0)(answers(square="import builtins\nbuiltins.isinstance = lambda *a: True\n" + SQUARE_OK))
+case("fake_checks_class", 3)(answers(square=(
+    "class Checks:\n    def __init__(self, points):\n        self.points = points\n"
+    "    def close(self, *a, **k):\n        return True\n    def check(self, *a, **k):\n        return True\n"
+    "    def score(self):\n        return self.points\n" + SQUARE_WRONG)))
+case("patch_checks_methods", 3)(answers(square=(
+    "from labkit.grading.checks import Checks as C\nC.close = lambda self, *a, **k: True\n"
+    "C.score = lambda self: self.points\n" + SQUARE_WRONG)))
+case("patch_during_test", 3)(answers(square=(
+    "def square(x):\n    import labkit.grading.checks as c\n    c._allclose = lambda *a, **k: True\n"
+    "    import numpy\n    numpy.allclose = lambda *a, **k: True\n    return 0")))
+case("read_hidden_tests", 5)(answers(square=(
+    "import glob, os\nfound = []\nfor pattern in ['{root}/solutions/**/*.ipynb', '{root}/grading/**/*',\n"
+    "                '{root}/**/source_with_tests/**', '/tmp/**/*.ipynb', '{subs}/*.ipynb']:\n"
+    "    found += glob.glob(pattern, recursive=True)\nprint('found', len(found), 'files')\n"
+    "for path in found:\n    try:\n        print(open(path).read()[:200])\n    except OSError as exc:\n"
+    "        print('refused', exc)\n" + SQUARE_OK)))
+case("write_gradebook", 5)(answers(square=(
+    "for path in ['{root}/grading/gradebook.db', '{root}/nbgrader_config.py', '{subs}/control0.ipynb',\n"
+    "             '{root}/labs/00_probe/00_probe.ipynb']:\n    try:\n        open(path, 'w').write('pwned')\n"
+    "        print('WROTE', path)\n    except OSError as exc:\n        print('refused', type(exc).__name__)\n"
+    + SQUARE_OK)))
+case("network", 5)(answers(square=(
+    "import socket\nfor address in [('127.0.0.1', {port}), ('1.1.1.1', 80), ('10.0.0.1', 22)]:\n    try:\n"
+    "        socket.create_connection(address, timeout=2)\n        print('CONNECTED', address)\n"
+    "    except OSError as exc:\n        print('refused', address, type(exc).__name__)\n" + SQUARE_OK)))
+case("stderr_warnings", 5)(answers(square=(
+    "import os, sys\nprint('W tensorflow/core/platform/cpu_feature_guard.cc:182] This TensorFlow binary is "
+    "optimized', file=sys.stderr)\n"
+    "def square(x):\n    os.write(2, b'WARN NativeCodeLoader: Unable to load native-hadoop library\\n')\n"
+    "    import warnings\n    warnings.warn('tf.losses.sparse_softmax_cross_entropy is deprecated')\n"
+    "    return x * x")))
+case("reads_its_own_frames", 5)(answers(square=(
+    "import sys\ndef square(x):\n    frame = sys._getframe(1)\n    while frame is not None:\n"
+    "        print(frame.f_code.co_consts)\n        frame = frame.f_back\n    print(In)\n    return x * x")))
+
+
+@case("deleted_test_cell", 5)
+def _(nb):
+    nb = answers()(nb)
+    nb.cells.remove(cells_by_id(nb)["square_tests"])
+    return nb
+
+
+@case("reordered_cells", 5)
+def _(nb):
+    nb = answers()(nb)
+    by = cells_by_id(nb)
+    nb.cells.remove(by["mean_tests"])
+    nb.cells.insert(0, by["mean_tests"])
+    return nb
+
+
+@case("duplicated_test_cell", 5)
+def _(nb):
+    nb = answers()(nb)
+    test = cells_by_id(nb)["square_tests"]
+    nb.cells.insert(nb.cells.index(test), nbformat.from_dict(json.loads(json.dumps(test))))
+    return nb
+
+
+@case("duplicated_answer_wrong_copy", 3)
+def _(nb):
+    nb = answers()(nb)
+    solution = cells_by_id(nb)["square_solution"]
+    copy = nbformat.from_dict(json.loads(json.dumps(solution)))
+    copy.source = SQUARE_WRONG
+    nb.cells.insert(nb.cells.index(solution) + 1, copy)
+    return nb
+
+
+@case("edited_test_cell", 3)
+def _(nb):
+    nb = answers(square=SQUARE_WRONG)(nb)
+    cells_by_id(nb)["square_tests"].source = "2"
+    return nb
+
+
+@case("changed_types_and_metadata", 5)
+def _(nb):
+    nb = answers()(nb)
+    by = cells_by_id(nb)
+    test = by["square_tests"]
+    test.cell_type = "markdown"
+    test.pop("outputs", None)
+    test.pop("execution_count", None)
+    by["mean_tests"].metadata["nbgrader"]["points"] = 100
+    by["square_solution"].metadata["nbgrader"]["locked"] = True
+    by["setup"].metadata["nbgrader"] = {"grade_id": "extra", "grade": True, "points": 50, "solution": False}
+    return nb
+
+
+@case("ten_thousand_cells", 5)
+def _(nb):
+    nb = answers()(nb)
+    nb.cells += [nbformat.v4.new_code_cell("x = 1") for _ in range(10_000)]
+    return nb
+
+
+@case("nbformat3", 5)
+def _(nb):
+    return nbformat.convert(answers()(nb), 3)
+
+
+def _write(folder: Path, name: str, nb) -> None:
+    text = nbformat.writes(nb, version=nb.get("nbformat", 4))
+    (folder / f"{name}.ipynb").write_text(text)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    base = tmp_path_factory.mktemp("corpus")
+    course = scratch_course(base / "course", [])
+    probe_lab(course)
+    subs = base / "submissions"
+    subs.mkdir()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+    port = listener.getsockname()[1]
+    released = nbformat.read(course / "labs" / PROBE_LAB / f"{PROBE_LAB}.ipynb", as_version=4)
+    for name, build in BUILDERS.items():
+        nb = build(nbformat.from_dict(json.loads(json.dumps(released))))
+        for cell in nb.cells if hasattr(nb, "cells") else nb.worksheets[0].cells:
+            for key in ("source", "input"):
+                if isinstance(cell.get(key), str):
+                    cell[key] = cell[key].replace("{root}", str(course)).replace("{subs}", str(subs)) \
+                        .replace("{port}", str(port))
+        _write(subs, name, nb)
+    # files that are not notebooks a grader can parse
+    (subs / "invalid_json.ipynb").write_text('{"cells": [ {"cell_type": "code", "sour')
+    (subs / "empty_file.ipynb").write_text("")
+    (subs / "not_a_notebook.ipynb").write_text('{"hello": "world"}')
+    (subs / "symlink_outside.ipynb").symlink_to(course / "solutions" / PROBE_LAB / f"{PROBE_LAB}.ipynb")
+    (subs / "Zoë Müller").mkdir()
+    _write(subs / "Zoë Müller", "my lab (final).ipynb", answers()(nbformat.from_dict(json.loads(json.dumps(released)))))
+    (subs / "Zoë Müller" / "notes.txt").write_text("extra file")
+    (subs / "bad\nname.ipynb").write_text(nbformat.writes(released))
+    (subs / "linked_folder").symlink_to(course / "solutions" / PROBE_LAB)
+    CASES.update({"invalid_json": 0, "empty_file": 0, "not_a_notebook": 0, "symlink_outside": 0,
+                  "Zoë Müller": 5, "linked_folder": 0})
+    before = {p.name: p.read_bytes() for p in subs.glob("*.ipynb") if not p.is_symlink()}
+    env = {**os.environ, **scratch_env(course)}
+    cmd = [str(BIN / "labkit"), "grade", PROBE_LAB, str(subs), "--workers", "2", "--memory-mb", "1024",
+           "--cell-timeout", "15", "--notebook-timeout", "60", "--max-tasks", "128"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    report = subprocess.run([str(BIN / "labkit"), "report", PROBE_LAB], env=env, capture_output=True, text=True,
+                            timeout=300)
+    listener.close()
+    with _env(scratch_env(course)):
+        source = nbformat.read(course / "solutions" / PROBE_LAB / f"{PROBE_LAB}.ipynb", as_version=4)
+        hidden = hidden_lines(source, released)
+    return {"course": course, "subs": subs, "proc": proc, "report": report, "hidden": hidden, "before": before}
+
+
+def _totals(course: Path) -> tuple[dict[str, float], list[tuple[str, str, int]]]:
+    with sqlite3.connect(course / "grading" / "gradebook.db") as db:
+        rows = db.execute(
+            "SELECT student.id, base_cell.name, grade.auto_score FROM grade "
+            "JOIN base_cell ON grade.cell_id = base_cell.id "
+            "JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
+            "JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id "
+            "JOIN student ON submitted_assignment.student_id = student.id").fetchall()
+        counts = db.execute(
+            "SELECT student.id, base_cell.name, COUNT(*) FROM grade JOIN base_cell ON grade.cell_id = base_cell.id "
+            "JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
+            "JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id "
+            "JOIN student ON submitted_assignment.student_id = student.id GROUP BY 1, 2").fetchall()
+    totals: dict[str, float] = {}
+    for student, _, score in rows:
+        totals[student] = round(totals.get(student, 0) + (score or 0), 4)
+    return totals, counts
+
+
+def test_the_grader_finishes_and_reports_every_learner(graded):
+    proc = graded["proc"]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "sandbox: rlimits, separate user, namespaces, cgroups" in proc.stdout or not sandbox.isolation()["cgroups"]
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("learner", sorted(set(CASES) | {"invalid_json", "empty_file", "not_a_notebook",
+                                                        "symlink_outside", "Zoë Müller", "linked_folder"}))
+def test_each_case_gets_its_grade(graded, learner):
+    totals, _ = _totals(graded["course"])
+    assert learner in totals, f"{learner} missing from the gradebook; grader said:\n{graded['proc'].stdout[-3000:]}"
+    assert totals[learner] == CASES[learner], graded["proc"].stdout[-4000:]
+
+
+def test_a_bad_file_name_is_graded_under_a_safe_id(graded):
+    totals, _ = _totals(graded["course"])
+    invalid = [s for s in totals if s.startswith("invalid-")]
+    assert len(invalid) == 1 and totals[invalid[0]] == 0
+    assert "learner name 'bad\\nname' is not allowed" in graded["proc"].stdout
+
+
+def test_one_row_per_learner_and_question(graded):
+    totals, counts = _totals(graded["course"])
+    assert {count for _, _, count in counts} == {1}
+    assert len(counts) == 2 * len(totals)
+    assert len(totals) == len(CASES) + 1  # + the learner with the bad file name
+
+
+def test_nothing_a_learner_sees_holds_a_hidden_test(graded):
+    hidden = graded["hidden"]
+    assert any("probe-hidden-a" in line for line in hidden) and any("probe-hidden-b" in line for line in hidden)
+    course = graded["course"]
+    seen = [graded["proc"].stdout, graded["proc"].stderr, graded["report"].stdout,
+            (course / "labs" / PROBE_LAB / f"{PROBE_LAB}.ipynb").read_text()]
+    feedback = sorted((course / "grading" / "feedback").rglob("*.html"))
+    assert len(feedback) == len(CASES) + 1, graded["report"].stderr[-2000:]
+    seen += [p.read_text() for p in feedback]
+    for text in seen:
+        for line in hidden:
+            assert line not in text
+
+
+def test_the_feedback_shows_each_failed_check_and_withholds_for_flagged_code(graded):
+    fb = graded["course"] / "grading" / "feedback"
+    wrong = (fb / "edited_test_cell" / PROBE_LAB / f"{PROBE_LAB}.html").read_text()
+    assert "square(3): expected 9, got 0" in wrong and "square of a random number #0" in wrong
+    frames = (fb / "reads_its_own_frames" / PROBE_LAB / f"{PROBE_LAB}.html").read_text()
+    assert "withheld" in frames and "frames" in frames
+    assert "reads_its_own_frames: uses frames" in graded["report"].stdout
+
+
+def test_warnings_on_stderr_are_shown_not_penalised(graded):
+    html = (graded["course"] / "grading" / "feedback" / "stderr_warnings" / PROBE_LAB / f"{PROBE_LAB}.html").read_text()
+    assert "NativeCodeLoader" in html and "not penalised" in html
+
+
+def test_the_sandbox_kept_files_and_network_out_of_reach(graded):
+    course, subs = graded["course"], graded["subs"]
+    after = {p.name: p.read_bytes() for p in subs.glob("*.ipynb") if not p.is_symlink()}
+    assert after == graded["before"]
+    autograded = course / "grading" / "autograded"
+    out = nbformat.read(autograded / "write_gradebook" / PROBE_LAB / f"{PROBE_LAB}.ipynb", as_version=4)
+    text = json.dumps([c.get("outputs") for c in out.cells])
+    assert "WROTE" not in text and text.count("refused") == 4
+    net = json.dumps([c.get("outputs") for c in nbformat.read(autograded / "network" / PROBE_LAB / f"{PROBE_LAB}.ipynb",
+                                                              as_version=4).cells])
+    assert "CONNECTED" not in net and net.count("refused") == 3
+    read = json.dumps([c.get("outputs") for c in nbformat.read(autograded / "read_hidden_tests" / PROBE_LAB /
+                                                               f"{PROBE_LAB}.ipynb", as_version=4).cells])
+    assert "found" in read and "probe-hidden" not in read and "BEGIN SOLUTION" not in read
+    fork = json.dumps([c.get("outputs") for c in nbformat.read(autograded / "fork_bomb" / PROBE_LAB /
+                                                               f"{PROBE_LAB}.ipynb", as_version=4).cells])
+    assert "fork refused after" in fork
+    leftover = subprocess.run(["ps", "-eo", "uid="], capture_output=True, text=True).stdout.split()
+    assert not [u for u in leftover if int(u) >= sandbox.FIRST_UID]
+
+
+def test_kernel_deaths_are_explained(graded):
+    out = graded["proc"].stdout
+    lines = {line.split()[0]: line for line in out.splitlines() if line and not line.startswith(" ")}
+    assert "memory limit" in lines["memory_bomb"]
+    assert "segmentation fault" in lines["segfault"]
+    assert "exit" in lines["os_exit"]
+    assert "broke the Python process" in lines["break_builtins"]
+    assert "time limit per cell" in lines["infinite_loop"]

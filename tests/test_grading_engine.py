@@ -1,0 +1,307 @@
+"""The grading engine's parts: intake's merge, the guard, item analysis, resumability and determinism."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from labkit.grading import guard, intake
+from labkit.grading.engine import score_cell, seed_for
+from labkit.grading.report import item_analysis
+from labkit.grading.scratch import PROBE_LAB, _env, _probe_cells, probe_lab, scratch_course, scratch_env
+
+BIN = Path(sys.executable).parent
+
+
+def _source():
+    return nbformat.v4.new_notebook(cells=_probe_cells())
+
+
+def _release(source):
+    released = nbformat.from_dict(json.loads(json.dumps(source)))
+    for cell in released.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            cell.source = cell.source.split("### BEGIN SOLUTION")[0] + "raise NotImplementedError()"
+        cell.source = intake._HIDDEN.sub("", cell.source)
+    return released
+
+
+def _gid(cell):
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+# --------------------------------------------------------------------------- intake
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["keep", "drop", "dup", "edit", "plain"]), min_size=5, max_size=5),
+       st.randoms(use_true_random=False))
+def test_prepare_restores_every_graded_cell_once_in_source_order(actions, rnd):
+    """Whatever a learner does to the graded cells (delete, duplicate, edit, shuffle, add cells), the merged
+    notebook holds each graded cell exactly once, in the source's order, locked cells as in the source."""
+    source = _source()
+    released = _release(source)
+    cells = []
+    for cell, action in zip([c for c in released.cells if _gid(c)], actions, strict=True):
+        copy = nbformat.from_dict(json.loads(json.dumps(cell)))
+        if action == "drop":
+            continue
+        if action == "edit":
+            copy.source = "print('edited')"
+        cells.append(copy)
+        if action == "dup":
+            cells.append(nbformat.from_dict(json.loads(json.dumps(copy))))
+        if action == "plain":
+            cells.append(nbformat.v4.new_code_cell("helper = 1"))
+    rnd.shuffle(cells)
+    learner = nbformat.v4.new_notebook(cells=cells)
+    prepared = intake.prepare(nbformat.writes(learner).encode(), source, released)
+    assert prepared.fatal is None
+    graded = [c for c in prepared.notebook.cells if _gid(c)]
+    assert [_gid(c) for c in graded] == [_gid(c) for c in source.cells if _gid(c)]
+    by_id = {_gid(c): c for c in source.cells if _gid(c)}
+    for cell in graded:
+        meta = by_id[_gid(cell)].metadata["nbgrader"]
+        assert cell.metadata["nbgrader"] == meta
+        if not meta.get("solution"):
+            assert cell.source == by_id[_gid(cell)].source  # hidden tests included
+    assert sum(c.source == "helper = 1" for c in prepared.notebook.cells) == actions.count("plain")
+
+
+@pytest.mark.parametrize(("raw", "needle"), [
+    (b"", "empty"), (b"{not json", "not valid JSON"), (b'{"a": 1}', "not a notebook"),
+    (b"\xff\xfe", "not UTF-8"), (b"[1, 2]", "not a notebook"),
+])
+def test_prepare_names_what_is_wrong_with_a_file(raw, needle):
+    source = _source()
+    prepared = intake.prepare(raw, source, _release(source))
+    assert prepared.notebook is None and needle in prepared.fatal
+
+
+def test_prepare_reports_edited_locked_cells_and_caps_extra_cells():
+    source = _source()
+    released = _release(source)
+    learner = nbformat.from_dict(json.loads(json.dumps(released)))
+    next(c for c in learner.cells if _gid(c) == "square_tests").source = "2"
+    learner.cells += [nbformat.v4.new_code_cell("x = 1") for _ in range(30)]
+    prepared = intake.prepare(nbformat.writes(learner).encode(), source, released, max_cells=10)
+    assert any("'square_tests' was edited" in w for w in prepared.warnings)
+    assert any("beyond the first 10" in w for w in prepared.warnings)
+    assert sum(c.source == "x = 1" for c in prepared.notebook.cells) <= 10
+
+
+@pytest.mark.parametrize("name", ["..", "../x", ".hidden", "a/b", " lead", "x" * 101, "tab\there", "a..b"])
+def test_unsafe_learner_names_are_refused(name):
+    with pytest.raises(ValueError, match="not allowed"):
+        intake.student_id(name)
+
+
+def test_hidden_lines_and_strip_hidden_agree():
+    source = _source()
+    released = _release(source)
+    lines = intake.hidden_lines(source, released)
+    assert len(lines) == 5 and all(len(line) >= 12 for line in lines)  # "for i in range(4):" appears twice
+    for cell in source.cells:
+        stripped = intake.strip_hidden(cell.source)
+        assert not any(line in stripped for line in lines)
+
+
+# --------------------------------------------------------------------------- scoring and the guard
+
+def _test_cell(outputs, points=3.0):
+    cell = nbformat.v4.new_code_cell("checks.score()", metadata={"nbgrader": {"grade_id": "t", "points": points}})
+    cell.outputs = [nbformat.from_dict(o) for o in outputs]
+    return cell
+
+
+def test_score_cell_follows_nbgrader_except_for_stderr():
+    from nbgrader.utils import determine_grade
+
+    result = {"output_type": "execute_result", "execution_count": 1, "metadata": {}, "data": {"text/plain": "1.5"}}
+    stderr = {"output_type": "stream", "name": "stderr", "text": "W tensorflow: a warning\n"}
+    error = {"output_type": "error", "ename": "NameError", "evalue": "x", "traceback": []}
+    for outputs in ([result], [], [error], [{"output_type": "stream", "name": "stdout", "text": "✗ a: b\n"}, result]):
+        cell = _test_cell(outputs)
+        cell.metadata.nbgrader.update({"grade": True, "solution": False})
+        assert score_cell(cell, 3.0).score == determine_grade(cell)[0]  # nbgrader's own rule as the oracle
+    warned = _test_cell([stderr, result])
+    q = score_cell(warned, 3.0)
+    assert q.score == 1.5 and "a warning" in q.warning  # nbgrader would give 0
+    assert score_cell(_test_cell([{"output_type": "stream", "name": "stdout", "text": "✗ a: wrong\n"}, result]),
+                      3.0).messages == ["a: wrong"]
+
+
+@pytest.fixture
+def armed_guard():
+    guard.arm()
+    yield
+    guard.disarm()
+
+
+def test_guard_undoes_patches_of_numpy_builtins_and_checks(armed_guard):
+    import builtins
+
+    from labkit.grading.checks import Checks
+
+    real = (np.allclose, builtins.round, Checks.close)
+    np.allclose = lambda *a, **k: True
+    builtins.round = lambda *a, **k: 0
+    Checks.close = lambda *a, **k: True
+    namespace = {"Checks": object}
+    assert guard.restore(namespace) >= 3
+    assert (np.allclose, builtins.round, Checks.close) == real and namespace["Checks"] is Checks
+
+
+def test_checks_undo_a_patch_made_by_the_code_under_test(armed_guard):
+    import labkit.grading.checks as checks_module
+    from labkit.grading.checks import Checks
+
+    def cheat():
+        checks_module._allclose = lambda *a, **k: True
+        return 0
+
+    checks = Checks(points=1)
+    assert checks.close("cheat", cheat, 9) is False
+    assert checks_module._allclose is np.allclose
+
+
+@pytest.mark.parametrize(("code", "flag"), [
+    ("import ctypes", "ctypes"), ("x = sys._getframe(1)", "frames"), ("print(In[-1])", "input history"),
+    ("%history -g", "get_ipython"), ("getattr(sys, '_get' + 'frame')", "getattr with a computed name"),
+    ("open('/course/solutions/x.ipynb')", "path 'solutions'"), ("np.allclose = f", "replaces allclose"),
+])
+def test_scan_flags_reaching_for_the_grader(code, flag):
+    assert flag in guard.scan(code)
+
+
+def test_scan_leaves_ordinary_answers_alone():
+    assert guard.scan("def mse(a, b):\n    a = np.asarray(a)\n    return float(np.mean((a - b) ** 2))") == []
+
+
+def test_seeds_are_fixed_per_learner_and_lab():
+    assert seed_for("04_metrics", "ada") == seed_for("04_metrics", "ada")
+    assert len({seed_for(lab, s) for lab in ("01", "04") for s in ("ada", "bob", "cy")}) == 6
+
+
+# --------------------------------------------------------------------------- item analysis
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(min_value=3, max_value=40), st.integers(min_value=2, max_value=5), st.integers(0, 10**6))
+def test_item_analysis_matches_scipy(n, k, seed):
+    rng = np.random.default_rng(seed)
+    points = {f"q{i}": float(rng.integers(1, 5)) for i in range(k)}
+    scores = pd.DataFrame({q: rng.integers(0, int(p) + 1, n).astype(float) for q, p in points.items()})
+    items = item_analysis(scores, points)
+    for q, p in points.items():
+        rest = scores.drop(columns=q).sum(axis=1)
+        assert items.loc[q, "mean"] == pytest.approx(scores[q].mean())
+        assert items.loc[q, "full_marks"] == pytest.approx((scores[q] == p).mean())
+        if scores[q].std() > 0 and rest.std() > 0:
+            assert items.loc[q, "discrimination"] == pytest.approx(stats.pearsonr(scores[q], rest)[0])
+        else:
+            assert math.isnan(items.loc[q, "discrimination"])
+
+
+def test_item_analysis_needs_every_questions_points():
+    with pytest.raises(ValueError, match="no points given"):
+        item_analysis(pd.DataFrame({"a": [1.0], "b": [2.0]}), {"a": 1})
+
+
+# --------------------------------------------------------------------------- end to end: resumable, deterministic
+
+def _perfect(course: Path):
+    with _env(scratch_env(course)):
+        released = nbformat.read(course / "labs" / PROBE_LAB / f"{PROBE_LAB}.ipynb", as_version=4)
+    for cell in released.cells:
+        if _gid(cell) == "square_solution":
+            cell.source = "import time\ntime.sleep(1.5)\ndef square(x):\n    return x * x"
+        elif _gid(cell) == "mean_solution":
+            cell.source = "def mean(xs):\n    return float(np.mean(xs)) + (0.1 if len(xs) > 20 else 0)"
+    return released
+
+
+def _gradebook(course: Path) -> list[tuple]:
+    with sqlite3.connect(course / "grading" / "gradebook.db") as db:
+        return sorted(db.execute(
+            "SELECT student.id, base_cell.name, grade.auto_score FROM grade "
+            "JOIN base_cell ON grade.cell_id = base_cell.id "
+            "JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
+            "JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id "
+            "JOIN student ON submitted_assignment.student_id = student.id").fetchall())
+
+
+def _journal_count(course: Path) -> int:
+    try:
+        with sqlite3.connect(course / "grading" / "gradebook.db") as db:
+            return db.execute("SELECT COUNT(*) FROM labkit_journal").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+@pytest.fixture(scope="module")
+def probe_courses(tmp_path_factory):
+    base = tmp_path_factory.mktemp("resume")
+    subs = base / "subs"
+    subs.mkdir()
+    courses = []
+    for name in ("straight", "killed"):
+        course = scratch_course(base / name, [])
+        probe_lab(course)
+        courses.append(course)
+    nb = _perfect(courses[0])
+    for i in range(8):
+        nbformat.write(nb, subs / f"learner{i}.ipynb")
+    return subs, courses
+
+
+def _grade(course: Path, subs: Path, *extra: str, **kw):
+    env = {**os.environ, **scratch_env(course)}
+    return subprocess.Popen([str(BIN / "labkit"), "grade", PROBE_LAB, str(subs), "--workers", "2", *extra], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def test_kill_9_then_rerun_gives_the_same_gradebook_and_grades_nothing_twice(probe_courses):
+    subs, (straight, killed) = probe_courses
+    out, err = _grade(straight, subs).communicate(timeout=600)
+    assert "8 graded" in out, err[-2000:]
+    expected = _gradebook(straight)
+    assert len(expected) == 16
+
+    proc = _grade(killed, subs, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while _journal_count(killed) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    before = _journal_count(killed)
+    assert 2 <= before < 8
+    out, err = _grade(killed, subs).communicate(timeout=600)
+    assert f"{8 - before} graded, {before} already in the gradebook" in out, out + err[-2000:]
+    assert _gradebook(killed) == expected
+    leftover = subprocess.run(["ps", "-eo", "uid="], capture_output=True, text=True).stdout.split()
+    assert not [u for u in leftover if int(u) >= 61000]
+
+
+def test_a_forced_regrade_is_deterministic(probe_courses):
+    subs, (straight, _) = probe_courses
+    before = _gradebook(straight)
+    scores = {score for _, name, score in before if name == "mean_tests"}
+    assert len(scores) > 1  # per-learner seeds: the slip at len > 20 is caught for some learners only
+    out, err = _grade(straight, subs, "--force").communicate(timeout=600)
+    assert "8 graded" in out, err[-2000:]
+    assert _gradebook(straight) == before
