@@ -14,7 +14,7 @@ STAMP       := $(VENV)/.setup-$(DEPS_KEY)
 
 export PYTHON VENV TF_VERSION HVD_VERSION
 
-.PHONY: setup test course lab bench bench-hpo bench-nn bench-dist lint release doctor clean help
+.PHONY: setup test course lab bench bench-hpo bench-nn bench-dist bench-grading lint release doctor clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -22,7 +22,7 @@ help:
 	@echo "make test     run the test suite (does all set-up first)"
 	@echo "make lab      start JupyterLab on labs/ with the kit's kernel"
 	@echo "make bench    run the benchmarks, write benchmarks/results.md"
-	@echo "make bench-hpo / bench-nn / bench-dist   refresh only the HPO / neural-network / distributed sections"
+	@echo "make bench-hpo / bench-nn / bench-dist / bench-grading   refresh only those sections"
 	@echo "make setup    create .venv and install everything (Horovod's build included)"
 	@echo "make lint     ruff"
 
@@ -53,6 +53,9 @@ bench-nn: setup  ## refresh only the labkit.nn / Keras sections of benchmarks/re
 
 bench-dist: setup  ## refresh only the labkit.distributed / Horovod sections of benchmarks/results.md (about 4 minutes)
 	$(PY) benchmarks/distributed.py
+
+bench-grading: setup  ## refresh only the grading sections: stock nbgrader vs labkit grade (about 35 minutes)
+	cd benchmarks && ../$(PY) grading.py
 
 lint: setup
 	$(VENV)/bin/ruff check labkit tests benchmarks datasets

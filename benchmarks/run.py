@@ -140,6 +140,7 @@ def main() -> None:
     parser.add_argument("--skip-hpo", action="store_true", help="leave out the hyperparameter-search benchmarks")
     parser.add_argument("--skip-nn", action="store_true", help="leave out the neural-network benchmarks")
     parser.add_argument("--skip-dist", action="store_true", help="leave out the distributed-training benchmarks")
+    parser.add_argument("--skip-grading", action="store_true", help="leave out stock nbgrader vs labkit grade")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     rng = np.random.default_rng(0)
@@ -188,6 +189,10 @@ def main() -> None:
         from distributed import distributed_section
 
         lines += distributed_section()
+    if not args.skip_grading:
+        from grading import grading_section
+
+        lines += grading_section(40, ["04_metrics", "01_spark_essentials"])
     out = HERE / "results.md"
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}")

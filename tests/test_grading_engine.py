@@ -305,3 +305,13 @@ def test_a_forced_regrade_is_deterministic(probe_courses):
     out, err = _grade(straight, subs, "--force").communicate(timeout=600)
     assert "8 graded" in out, err[-2000:]
     assert _gradebook(straight) == before
+
+
+def test_no_lab_solution_is_flagged():
+    """The scan must not flag honest work: every answer of every lab's solution passes it clean."""
+    from labkit.grading.nbgrader import lab_notebook, list_labs
+
+    for lab in list_labs():
+        for cell in nbformat.read(lab_notebook(lab), as_version=4).cells:
+            if cell.metadata.get("nbgrader", {}).get("solution"):
+                assert guard.scan(cell.source) == [], (lab, cell.metadata["nbgrader"]["grade_id"])

@@ -19,8 +19,8 @@ What this cannot stop: code that rewrites function objects in place or edits int
 (through ``ctypes``) can fake anything in its own process. That code is what :func:`scan` flags.
 
 >>> arm(); import math; real = math.sqrt; math.sqrt = lambda x: 42.0
->>> restore(); math.sqrt is real
-True
+>>> restore() >= 1, math.sqrt is real
+(True, True)
 >>> disarm()
 >>> scan("import ctypes\\nf.__code__ = g.__code__")
 ['ctypes', '__code__']
@@ -40,18 +40,20 @@ _modules: dict[str, tuple[object, dict]] = {}
 _classes: list[tuple[type, dict]] = []
 _sys: dict[str, object] = {}
 
-# names whose use in learner code earns a flag for manual review
+# names (bare, or imported) whose use in learner code earns a flag for manual review
 _SUSPICIOUS_NAMES = {
     "ctypes": "ctypes", "gc": "gc", "inspect": "inspect", "builtins": "builtins", "__builtins__": "builtins",
     "get_ipython": "get_ipython", "_ih": "input history", "In": "input history", "Out": "output history",
-    "_getframe": "frames", "f_back": "frames", "f_globals": "frames", "f_locals": "frames",
-    "__code__": "__code__", "__globals__": "__globals__", "modules": None, "settrace": "settrace",
-    "setprofile": "settrace", "Checks": "Checks", "labkit_guard": "guard", "_exit": "os._exit",
-    "socket": "socket", "displayhook": "displayhook", "allclose": None, "linecache": "linecache",
-    "traceback": "traceback", "tb_frame": "frames", "exc_info": "frames", "__traceback__": "frames",
-    "_current_frames": "frames", "monitoring": "settrace", "eval": "eval/exec", "exec": "eval/exec",
-    "compile": "eval/exec", "__import__": "__import__", "importlib": "importlib", "globals": "globals()",
-    "vars": "vars()", "locals": "locals()",
+    "Checks": "Checks", "socket": "socket", "linecache": "linecache", "traceback": "traceback",
+    "eval": "eval/exec", "exec": "eval/exec", "compile": "eval/exec", "__import__": "__import__",
+    "importlib": "importlib", "globals": "globals()", "vars": "vars()", "locals": "locals()",
+}
+# attribute names that earn a flag (``model.compile`` is fine; ``f.__code__`` is not)
+_SUSPICIOUS_ATTRS = {
+    "_getframe": "frames", "f_back": "frames", "f_globals": "frames", "f_locals": "frames", "tb_frame": "frames",
+    "exc_info": "frames", "__traceback__": "frames", "_current_frames": "frames", "__code__": "__code__",
+    "__globals__": "__globals__", "settrace": "settrace", "setprofile": "settrace", "monitoring": "settrace",
+    "_exit": "os._exit", "displayhook": "displayhook", "__builtins__": "builtins",
 }
 _SUSPICIOUS_STRINGS = ("solutions", "gradebook", "source_with_tests", "HIDDEN TESTS", ".ipynb", "grading/")
 
@@ -148,11 +150,13 @@ def scan(source: str) -> list[str]:
         if isinstance(node, ast.Name):
             name = node.id
         elif isinstance(node, ast.Attribute):
-            name = node.attr
-            if name == "modules" and isinstance(node.value, ast.Name) and node.value.id == "sys":
+            if node.attr == "modules" and isinstance(node.value, ast.Name) and node.value.id == "sys":
                 flag("sys.modules")
-            if name == "allclose" and isinstance(node.ctx, ast.Store):
+            if node.attr == "allclose" and isinstance(node.ctx, ast.Store):
                 flag("replaces allclose")
+            if node.attr in _SUSPICIOUS_ATTRS:
+                flag(_SUSPICIOUS_ATTRS[node.attr])
+            continue
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "setattr") \
                 and len(node.args) > 1 and not isinstance(node.args[1], ast.Constant):
             flag(f"{node.func.id} with a computed name")
