@@ -176,7 +176,7 @@ def grading_section(n: int, labs: list[str], n_trivial: int = 20) -> list[str]:
         f"sandboxed kernel per core, {os.cpu_count()} here), each into its own scratch course, one after the "
         "other. Wall time of the whole command. \"Same total\": learners given the same score by both; the "
         "kinds that differ are where labkit is meant to differ (a deleted test cell is restored and graded; "
-        "stock nbgrader gives its points away or fails).", "",
+        "stock nbgrader gives its points away or fails; each learner's hidden tests use their own seed).", "",
         "| lab | submissions | stock (s) | labkit (s) | stock s/submission | labkit s/submission | speed-up | "
         "goal | same total | kinds that differ |", "|---|---:|---:|---:|---:|---:|---:|---|---:|---|", *rows, "",
         f"{HEADING}: per-submission overhead on a trivial notebook", "",
