@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -102,15 +101,12 @@ def ours(lab: str, folder: Path, course: Path, workers: int | None = None) -> tu
 
 
 def _scores(course: Path, lab: str) -> dict[str, float]:
-    with sqlite3.connect(course / "grading" / "gradebook.db") as db:
-        rows = db.execute(
-            "SELECT student.id, SUM(COALESCE(grade.manual_score, grade.auto_score, 0)) FROM grade "
-            "JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
-            "JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id "
-            "JOIN assignment ON submitted_assignment.assignment_id = assignment.id "
-            "JOIN student ON submitted_assignment.student_id = student.id "
-            "WHERE assignment.name = ? GROUP BY student.id", (lab,)).fetchall()
-    return {s: round(float(v), 4) for s, v in rows}
+    from labkit.grading.scratch import gradebook_rows
+
+    totals: dict[str, float] = {}
+    for student, _, score in gradebook_rows(course, lab):
+        totals[student] = round(totals.get(student, 0.0) + (score or 0.0), 4)
+    return totals
 
 
 def lab_rows(lab: str, n: int, base: Path) -> list[str]:

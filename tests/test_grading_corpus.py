@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import nbformat
@@ -21,7 +21,7 @@ import pytest
 
 from labkit.grading import sandbox
 from labkit.grading.intake import hidden_lines
-from labkit.grading.scratch import PROBE_LAB, _env, probe_lab, scratch_course, scratch_env
+from labkit.grading.scratch import PROBE_LAB, _env, gradebook_rows, probe_lab, scratch_course, scratch_env
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox needs Linux")
 
@@ -238,22 +238,12 @@ def graded(tmp_path_factory):
 
 
 def _totals(course: Path) -> tuple[dict[str, float], list[tuple[str, str, int]]]:
-    with sqlite3.connect(course / "grading" / "gradebook.db") as db:
-        rows = db.execute(
-            "SELECT student.id, base_cell.name, grade.auto_score FROM grade "
-            "JOIN base_cell ON grade.cell_id = base_cell.id "
-            "JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
-            "JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id "
-            "JOIN student ON submitted_assignment.student_id = student.id").fetchall()
-        counts = db.execute(
-            "SELECT student.id, base_cell.name, COUNT(*) FROM grade JOIN base_cell ON grade.cell_id = base_cell.id "
-            "JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
-            "JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id "
-            "JOIN student ON submitted_assignment.student_id = student.id GROUP BY 1, 2").fetchall()
+    rows = gradebook_rows(course)
+    counts = Counter((student, question) for student, question, _ in rows)
     totals: dict[str, float] = {}
     for student, _, score in rows:
         totals[student] = round(totals.get(student, 0) + (score or 0), 4)
-    return totals, counts
+    return totals, [(s, q, n) for (s, q), n in counts.items()]
 
 
 def test_the_grader_finishes_and_reports_every_learner(graded):

@@ -23,7 +23,7 @@ from scipy import stats
 from labkit.grading import guard, intake
 from labkit.grading.engine import score_cell, seed_for
 from labkit.grading.report import item_analysis
-from labkit.grading.scratch import PROBE_LAB, _env, _probe_cells, probe_lab, scratch_course, scratch_env
+from labkit.grading.scratch import PROBE_LAB, _env, _probe_cells, gradebook_rows, probe_lab, scratch_course, scratch_env
 
 BIN = Path(sys.executable).parent
 
@@ -236,13 +236,7 @@ def _perfect(course: Path):
 
 
 def _gradebook(course: Path) -> list[tuple]:
-    with sqlite3.connect(course / "grading" / "gradebook.db") as db:
-        return sorted(db.execute(
-            "SELECT student.id, base_cell.name, grade.auto_score FROM grade "
-            "JOIN base_cell ON grade.cell_id = base_cell.id "
-            "JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
-            "JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id "
-            "JOIN student ON submitted_assignment.student_id = student.id").fetchall())
+    return gradebook_rows(course)
 
 
 def _journal_count(course: Path) -> int:

@@ -105,3 +105,20 @@ def probe_lab(course: Path) -> str:
     with _env(scratch_env(course)):
         release([PROBE_LAB], root=Path(course))
     return PROBE_LAB
+
+
+def gradebook_rows(course: Path, lab: str | None = None) -> list[tuple[str, str, float | None]]:
+    """Every ``(learner, question, score)`` row of a course's gradebook, sorted, read with plain SQL rather than
+    through nbgrader's API (tests and benchmarks use it as an independent view). A question graded twice
+    would appear twice."""
+    import sqlite3
+
+    query = ("SELECT student.id, base_cell.name, COALESCE(grade.manual_score, grade.auto_score) FROM grade "
+             "JOIN base_cell ON grade.cell_id = base_cell.id "
+             "JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
+             "JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id "
+             "JOIN assignment ON submitted_assignment.assignment_id = assignment.id "
+             "JOIN student ON submitted_assignment.student_id = student.id")
+    with sqlite3.connect(Path(course) / "grading" / "gradebook.db") as db:
+        rows = db.execute(query + " WHERE assignment.name = ?", (lab,)) if lab else db.execute(query)
+        return sorted(rows.fetchall())
