@@ -309,3 +309,23 @@ def test_no_lab_solution_is_flagged():
         for cell in nbformat.read(lab_notebook(lab), as_version=4).cells:
             if cell.metadata.get("nbgrader", {}).get("solution"):
                 assert guard.scan(cell.source) == [], (lab, cell.metadata["nbgrader"]["grade_id"])
+
+
+def test_without_root_only_the_rlimits_apply_and_grading_still_works(tmp_path):
+    """The fallback a machine without root gets (forced here with LABKIT_SANDBOX=minimal): still graded right,
+    and the run says which protections are missing."""
+    course = scratch_course(tmp_path / "course", [])
+    probe_lab(course)
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    nbformat.write(_perfect(course), subs / "ada.ipynb")
+    nbformat.write(nbformat.read(course / "labs" / PROBE_LAB / f"{PROBE_LAB}.ipynb", as_version=4), subs / "bob.ipynb")
+    env = {**os.environ, **scratch_env(course), "LABKIT_SANDBOX": "minimal"}
+    out = subprocess.run([str(BIN / "labkit"), "grade", PROBE_LAB, str(subs)], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "unavailable here: separate user, namespaces, cgroups" in out.stdout
+    totals: dict[str, float] = {}
+    for student, _, score in gradebook_rows(course):
+        totals[student] = totals.get(student, 0) + score
+    assert totals["bob"] == 0 and 2 < totals["ada"] <= 5  # ada: square right, mean slips on long inputs
