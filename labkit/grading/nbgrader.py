@@ -7,7 +7,6 @@ formgrader and command-line ``nbgrader`` all see the same course.
 from __future__ import annotations
 
 import csv
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,52 +95,15 @@ class Grade:
     message: str = ""
 
 
-def submit(lab: str, student: str, notebook: Path, *, root: Path | None = None) -> Path:
-    """Place ``notebook`` as ``student``'s submission of ``lab`` under ``grading/submitted/``."""
-    nb_api = api(root)
-    dest = Path(nb_api.coursedir.format_path(nb_api.coursedir.submitted_directory, student, lab))
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    shutil.copyfile(notebook, dest / lab_notebook(lab, released=True).name)
-    return dest
-
-
-def autograde(lab: str, students: Iterable[str], *, root: Path | None = None) -> list[Grade]:
-    """Autograde already-submitted notebooks and return each learner's total from the gradebook."""
-    nb_api = api(root)
-    grades = []
-    for student in students:
-        result = nb_api.autograde(lab, student, force=True, create=True)
-        ok = bool(result.get("success"))
-        message = "" if ok else (result.get("error") or result.get("log") or "autograde failed")[-2000:]
-        score, max_score = read_score(lab, student, root=root)
-        grades.append(Grade(student, lab, score, max_score, ok, message))
-    return grades
-
-
 def grade_directory(lab: str, submissions: Path, *, root: Path | None = None, force: bool = True,
                     progress: bool = False) -> list[Grade]:
     """Grade every submission in ``submissions`` (one ``<learner>/`` folder or ``<learner>.ipynb`` each) with
     labkit's sandboxed parallel engine (:func:`labkit.grading.engine.grade`) and return one :class:`Grade`
-    per learner. :func:`autograde` is stock nbgrader, kept for comparison."""
+    per learner. (``benchmarks/grading.py`` times stock ``nbgrader autograde`` against it.)"""
     from labkit.grading.engine import grade
 
     run = grade(lab, Path(submissions), force=force, progress=progress, root=root)
     return [Grade(r.student, lab, r.score, r.max_score, not r.problem, r.problem) for r in run.results]
-
-
-def read_score(lab: str, student: str, *, root: Path | None = None) -> tuple[float, float]:
-    """``(score, max_score)`` of one learner's submission from the gradebook (0 if it is absent)."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    nb_api = api(root)
-    with Gradebook(nb_api.coursedir.db_url) as gb:
-        try:
-            sub = gb.find_submission(lab, student)
-            return float(sub.score), float(sub.max_score)
-        except MissingEntry:
-            return 0.0, float(gb.find_assignment(lab).max_score)
 
 
 def export(path: Path, *, root: Path | None = None) -> int:
