@@ -329,3 +329,61 @@ def test_without_root_only_the_rlimits_apply_and_grading_still_works(tmp_path):
     for student, _, score in gradebook_rows(course):
         totals[student] = totals.get(student, 0) + score
     assert totals["bob"] == 0 and 2 < totals["ada"] <= 5  # ada: square right, mean slips on long inputs
+
+
+def test_the_zygote_serves_requests_that_arrive_in_one_read(tmp_path):
+    """Two workers can ask at the same moment, so one read of the zygote's stdin can hold both requests:
+    each must be answered (a buffered reader once left the second waiting until the next request came)."""
+    from dataclasses import asdict
+
+    from labkit.grading import sandbox
+
+    zygote = sandbox.Zygote(env={"LABKIT_SANDBOX": "minimal"})
+    try:
+        spec = sandbox.Spec(name="pair", workdir=str(tmp_path), connection_file="", uid=os.getuid(),
+                            limits=asdict(sandbox.Limits()))
+        lines = b"".join(json.dumps({"id": i, "spec": asdict(spec), "argv": ["true"]}).encode() + b"\n"
+                         for i in (101, 102, 103))
+        with zygote._lock:  # as three racing spawn() calls would land: one write, one read
+            zygote.proc.stdin.write(lines)
+            zygote.proc.stdin.flush()
+        with zygote._cond:
+            assert zygote._cond.wait_for(lambda: {101, 102, 103} <= zygote._replies.keys(), 10), zygote._replies
+        pids = [zygote._replies[i] for i in (101, 102, 103)]
+        assert [zygote.wait_exit(pid, 30) for pid in pids] == [0, 0, 0]
+    finally:
+        zygote.close()
+
+
+def test_a_grader_failure_is_not_journaled_and_the_next_run_grades_it(tmp_path, monkeypatch):
+    """When the grader itself fails on a submission (here: its kernel cannot be started), the learner gets
+    no permanent zero: the run says to retry, and the rerun grades exactly that submission."""
+    from labkit.grading import engine
+
+    course = scratch_course(tmp_path / "course", [])
+    probe_lab(course)
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in ("ada", "bob"):
+        nbformat.write(_perfect(course), subs / f"{name}.ipynb")
+    for key, value in scratch_env(course).items():
+        monkeypatch.setenv(key, value)
+    real_init = engine.SandboxedKernel.__init__
+
+    def flaky_init(self, zygote, runtime, name, *args, **kw):
+        if args[2].get("LABKIT_GRADING_SEED") == str(seed_for(PROBE_LAB, "bob")):
+            raise RuntimeError("the grading zygote did not answer")
+        real_init(self, zygote, runtime, name, *args, **kw)
+
+    monkeypatch.setattr(engine.SandboxedKernel, "__init__", flaky_init)
+    first = engine.grade(PROBE_LAB, subs, workers=2, progress=False, root=course)
+    bob = next(r for r in first.results if r.student == "bob")
+    assert bob.incomplete and "run labkit grade again" in bob.problem
+    assert "1 stopped by a grader error" in first.summary()
+    monkeypatch.setattr(engine.SandboxedKernel, "__init__", real_init)
+    second = engine.grade(PROBE_LAB, subs, workers=2, progress=False, root=course)
+    assert [r.student for r in second.graded] == ["bob"]
+    totals: dict[str, float] = {}
+    for student, _, score in gradebook_rows(course):
+        totals[student] = totals.get(student, 0) + score
+    assert totals["bob"] > 2 and totals["ada"] > 2  # both graded, each square right

@@ -74,6 +74,7 @@ class Result:
     seconds: float = 0.0
     skipped: bool = False
     digest: str = ""
+    incomplete: bool = False  # the grader failed, not the submission: a rerun grades it again
 
     @property
     def score(self) -> float:
@@ -112,6 +113,9 @@ class Run:
             text += f"; {problems} with a problem"
         if flagged:
             text += f"; {flagged} flagged for review"
+        incomplete = sum(r.incomplete for r in self.results)
+        if incomplete:
+            text += f"; {incomplete} stopped by a grader error: run labkit grade again to retry them"
         return text + "\n" + self.isolation
 
 
@@ -404,7 +408,9 @@ def grade_submission(sub: intake.Submission, ctx: _Context) -> tuple[Result, nbf
     except KernelGone as exc:
         stopped = str(exc)
     except Exception as exc:  # noqa: BLE001 - a grading run must survive any one submission
-        stopped = f"grading stopped: {type(exc).__name__}: {exc}"
+        # the grader's own failure, not the learner's: not journaled, so the next run grades it again
+        result.incomplete = True
+        stopped = f"grading stopped: {type(exc).__name__}: {exc} (run labkit grade again to retry)"
     finally:
         if kernel is not None:
             kernel.close()
@@ -633,5 +639,5 @@ def _blank_from(plan: LabPlan) -> nbformat.NotebookNode:
 
 def _grade_one(sub: intake.Submission, digest: str, ctx: _Context):
     result, executed = grade_submission(sub, ctx)
-    result.digest = digest
+    result.digest = "" if result.incomplete else digest
     return result, executed
