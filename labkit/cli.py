@@ -80,9 +80,11 @@ def run(labs: tuple[str, ...], fast: bool, released: bool) -> None:
 @click.option("--max-tasks", type=click.IntRange(min=16), default=1024, show_default=True,
               help="Processes and threads one submission may run.")
 @click.option("--figures", is_flag=True, help="Render figures into the graded notebooks (slower).")
+@click.option("--all-cells", is_flag=True,
+              help="Also run the cells the lab tags demo (illustrations no graded cell needs; skipped by default).")
 @click.option("--force", is_flag=True, help="Regrade submissions already in the gradebook.")
 def grade(lab: str, submissions: Path, workers: int | None, memory_mb: int, cell_timeout: float,
-          notebook_timeout: float, max_tasks: int, figures: bool, force: bool) -> None:
+          notebook_timeout: float, max_tasks: int, figures: bool, all_cells: bool, force: bool) -> None:
     """Autograde every submission in SUBMISSIONS (<learner>/<notebook>.ipynb or <learner>.ipynb), in parallel
     sandboxed kernels, into the nbgrader gradebook; resumable (already graded submissions are skipped)."""
     from labkit.grading.engine import grade as run_grading
@@ -91,7 +93,8 @@ def grade(lab: str, submissions: Path, workers: int | None, memory_mb: int, cell
 
     limits = Limits(memory_mb=memory_mb, cell_timeout=cell_timeout, notebook_timeout=notebook_timeout,
                     max_tasks=max_tasks)
-    run = run_grading(resolve_lab(lab), submissions, workers=workers, limits=limits, force=force, figures=figures)
+    run = run_grading(resolve_lab(lab), submissions, workers=workers, limits=limits, force=force, figures=figures,
+                      all_cells=all_cells)
     for r in run.results:
         line = f"{r.student:24} {r.score:6g} / {r.max_score:g}" + ("  (unchanged)" if r.skipped else "")
         if r.problem:

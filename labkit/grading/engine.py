@@ -40,7 +40,7 @@ from pathlib import Path
 
 import nbformat
 
-from labkit.grading import intake, sandbox
+from labkit.grading import intake, sandbox, slicing
 from labkit.grading.nbgrader import GradingError, api, lab_notebook
 from labkit.jupyter import KERNEL_ENV
 
@@ -135,6 +135,7 @@ class LabPlan:
     hidden: list[str]
     digest: str
     spark: bool
+    demos: frozenset[str] = frozenset()  # sources of the release's cells tagged ``demo``
 
     @classmethod
     def load(cls, lab: str) -> LabPlan:
@@ -152,8 +153,19 @@ class LabPlan:
                        and not any(part.startswith(".") for part in p.relative_to(release_path.parent).parts))
         text = "".join(c.source for c in source.cells if c.cell_type == "code")
         digest = hashlib.sha256(source_path.read_bytes() + release_path.read_bytes()).hexdigest()
+        demos = frozenset(c.source for c in release.cells if c.cell_type == "code" and slicing.is_demo(c))
         return cls(lab, source, release, release_path.name, files, points, tests,
-                   intake.hidden_lines(source, release), digest, "get_spark(" in text and "run_on_spark" not in text)
+                   intake.hidden_lines(source, release), digest, "get_spark(" in text and "run_on_spark" not in text,
+                   demos)
+
+    def skipped_demos(self, nb: nbformat.NotebookNode) -> set[int]:
+        """Indices (into ``nb.cells``) of the demo cells grading ``nb`` can skip: tagged ``demo`` in the
+        release (a learner's cell counts when its source is a release demo's, unedited), and read by no cell
+        that runs (see :mod:`labkit.grading.slicing`)."""
+        code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+        demos = {k for k, i in enumerate(code)
+                 if nb.cells[i].source in self.demos and not nb.cells[i].metadata.get("nbgrader", {}).get("grade_id")}
+        return {code[k] for k in slicing.skippable([nb.cells[i].source for i in code], demos)}
 
     def preload(self) -> list[str]:
         return sandbox.preload_modules([c.source for c in self.source.cells if c.cell_type == "code"])
@@ -351,6 +363,11 @@ class _Context:
     spark_socket: str | None
     next_uid: Callable[[], int]
     hide: list[str] = field(default_factory=list)
+    all_cells: bool = False
+
+
+_SKIPPED = nbformat.v4.new_output("stream", name="stdout", text="(a demo cell no graded cell needs: not run while "
+                                                                 "grading)\n")
 
 
 def grade_submission(sub: intake.Submission, ctx: _Context) -> tuple[Result, nbformat.NotebookNode | None]:
@@ -392,8 +409,12 @@ def grade_submission(sub: intake.Submission, ctx: _Context) -> tuple[Result, nbf
                                  ctx.spark_socket, ctx.hide)
         kernel.silent(_ARM)
         deadline = time.monotonic() + ctx.limits.notebook_timeout
-        for cell in nb.cells:
+        skip = set() if ctx.all_cells else plan.skipped_demos(nb)
+        for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
+                continue
+            if index in skip:
+                cell.outputs, cell.execution_count = [_SKIPPED], None
                 continue
             gid = cell.metadata.get("nbgrader", {}).get("grade_id")
             remaining = deadline - time.monotonic()
@@ -544,13 +565,15 @@ def _runtime_dir() -> Path:
 
 
 def grade(lab: str, submissions: Path, *, workers: int | None = None, limits: sandbox.Limits | None = None,
-          force: bool = False, figures: bool = False, progress: bool = True, root: Path | None = None) -> Run:
+          force: bool = False, figures: bool = False, all_cells: bool = False, progress: bool = True,
+          root: Path | None = None) -> Run:
     """Grade every submission of ``lab`` in the folder ``submissions`` into the course's gradebook.
 
     ``workers`` kernels run side by side (default: one per core). Submissions whose result is already in
     the gradebook for the same bytes, lab source and limits are skipped unless ``force``. Figures are
     drawn but not rendered into the graded notebooks unless ``figures`` (rendering is a large share of
-    a lab's run time, and no test reads a PNG).
+    a lab's run time, and no test reads a PNG). Cells the lab tags ``demo`` (illustrations no graded
+    cell needs) are skipped unless ``all_cells``; see :mod:`labkit.grading.slicing`.
     """
     start = time.perf_counter()
     limits = limits or sandbox.Limits()
@@ -564,7 +587,7 @@ def grade(lab: str, submissions: Path, *, workers: int | None = None, limits: sa
     if not subs:
         raise GradingError(f"no submissions in {submissions}: expected <learner>/{plan.notebook_name} or "
                            "<learner>.ipynb.")
-    config = json.dumps([plan.digest, asdict(limits), ENGINE_VERSION])
+    config = json.dumps([plan.digest, asdict(limits), ENGINE_VERSION, all_cells])
     book = Gradebook(lab, root)
     nb_api = book.api
     done = {} if force else book.journal()
@@ -600,7 +623,7 @@ def grade(lab: str, submissions: Path, *, workers: int | None = None, limits: sa
                 spark = SharedSparkServer(zygote, runtime, next_uid())
             # the submissions folder too: a learner must not read (or overwrite) another's notebook
             ctx = _Context(plan, zygote, runtime, limits, spark.socket if spark else None, next_uid,
-                           [str(Path(submissions).resolve())])
+                           [str(Path(submissions).resolve())], all_cells)
             if progress:
                 from tqdm import tqdm
 

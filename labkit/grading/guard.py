@@ -32,6 +32,8 @@ import ast
 import sys
 from operator import is_
 
+from labkit.grading.slicing import to_python
+
 TRUSTED = ("builtins", "math", "operator", "functools", "statistics", "numpy", "scipy", "pandas", "sklearn",
            "labkit")
 _SYS_KEYS = ("stdout", "stderr", "displayhook", "excepthook")
@@ -131,13 +133,7 @@ def scan(source: str) -> list[str]:
     IPython syntax is translated first, so ``%history`` and ``!cat`` count (as ``get_ipython``).
     """
     try:
-        from IPython.core.inputtransformer2 import TransformerManager
-
-        source = TransformerManager().transform_cell(source)
-    except Exception:  # noqa: BLE001 - fall back to the raw text
-        pass
-    try:
-        tree = ast.parse(source)
+        tree = ast.parse(to_python(source))
     except SyntaxError:
         return []
     found: list[str] = []
