@@ -41,6 +41,24 @@ def test_every_lab_has_a_papermill_parameters_cell_with_fast(lab: str):
 
 
 @pytest.mark.parametrize("lab", LABS)
+def test_demo_tags_are_honest_and_survive_release(lab: str):
+    """A cell a lab tags demo must be one grading can skip when the learner's answers are the solution's:
+    no graded cell, and no cell that runs, reads what it defines. (The round trip below then proves the
+    solution still earns full marks with the demos skipped.) The release keeps the tags."""
+    from labkit.grading.engine import LabPlan
+    from labkit.grading.slicing import is_demo
+
+    source = nbformat.read(ROOT / "solutions" / lab / f"{lab}.ipynb", as_version=4)
+    tagged = {i for i, c in enumerate(source.cells) if c.cell_type == "code" and is_demo(c)}
+    plan = LabPlan.load(lab)
+    needed = sorted(tagged - plan.skipped_demos(source))
+    assert not needed, f"cells {needed} are tagged demo but later cells read what they define: untag them"
+    released = nbformat.read(ROOT / "labs" / lab / f"{lab}.ipynb", as_version=4)
+    assert len(plan.demos) == len(tagged)
+    assert sum(is_demo(c) for c in released.cells) == len(tagged)
+
+
+@pytest.mark.parametrize("lab", LABS)
 def test_hidden_tests_never_reach_released_notebooks(lab: str):
     hidden, public = [], ""
     pattern = r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS"

@@ -387,3 +387,84 @@ def test_a_grader_failure_is_not_journaled_and_the_next_run_grades_it(tmp_path, 
     for student, _, score in gradebook_rows(course):
         totals[student] = totals.get(student, 0) + score
     assert totals["bob"] > 2 and totals["ada"] > 2  # both graded, each square right
+
+
+def test_demo_cells_are_skipped_unless_an_answer_needs_them(tmp_path):
+    """A cell tagged demo is not run while grading (its output says so), except for a learner whose answer
+    reads a name it defines, or who edited it; with --all-cells every cell runs. The grades are those of
+    running everything."""
+    demo = nbformat.v4.new_code_cell('SCALE = 3\nprint("the demo ran")', metadata={"tags": ["demo"]})
+    cells = _probe_cells()
+    cells.insert(2, demo)
+    course = scratch_course(tmp_path / "course", [])
+    probe_lab(course, cells)
+    released = _perfect(course)
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    nbformat.write(released, subs / "plain.ipynb")
+    needs = nbformat.from_dict(json.loads(json.dumps(released)))
+    answer = next(c for c in needs.cells if _gid(c) == "square_solution")
+    answer.source = "def square(x):\n    return x * x * SCALE / SCALE"
+    nbformat.write(needs, subs / "needs_demo.ipynb")
+    edited = nbformat.from_dict(json.loads(json.dumps(released)))
+    next(c for c in edited.cells if "the demo ran" in c.source).source += "\nprint('edited')"
+    nbformat.write(edited, subs / "edited_demo.ipynb")
+    env = {**os.environ, **scratch_env(course)}
+
+    def run(*extra: str) -> dict[str, str]:
+        out = subprocess.run([str(BIN / "labkit"), "grade", PROBE_LAB, str(subs), *extra], env=env,
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        shown = {}
+        for learner in ("plain", "needs_demo", "edited_demo"):
+            nb = nbformat.read(course / "grading" / "autograded" / learner / PROBE_LAB / f"{PROBE_LAB}.ipynb",
+                               as_version=4)
+            cell = next(c for c in nb.cells if "the demo ran" in c.source)
+            shown[learner] = "".join(o.get("text", "") for o in cell.outputs)
+        return shown
+
+    def totals() -> dict[str, float]:
+        result: dict[str, float] = {}
+        for student, _, score in gradebook_rows(course):
+            result[student] = result.get(student, 0) + score
+        return result
+
+    shown = run()
+    assert "not run while grading" in shown["plain"]
+    assert shown["needs_demo"] == "the demo ran\n"
+    assert shown["edited_demo"] == "the demo ran\nedited\n"
+    skipped = totals()
+    square = {student: score for student, name, score in gradebook_rows(course) if name == "square_tests"}
+    assert square == {"plain": 2, "needs_demo": 2, "edited_demo": 2}  # needs_demo's answer found SCALE
+    shown = run("--all-cells")
+    assert all(text.startswith("the demo ran") for text in shown.values())
+    assert totals() == skipped
+
+
+def test_without_figures_a_lab_s_matplotlib_inline_renders_nothing():
+    """Grading without --figures: %matplotlib inline must not switch to the inline backend (which renders a
+    PNG per figure), and figures are closed after each cell as inline closes them. Run in a real kernel."""
+    from jupyter_client.manager import start_new_kernel
+
+    code = ("%matplotlib inline\nimport matplotlib, matplotlib.pyplot as plt\nplt.plot([1, 2]);\n"
+            "print(matplotlib.get_backend())")
+    for backend, expect_png in (("agg", False), ("module://matplotlib_inline.backend_inline", True)):
+        env = {**os.environ, "MPLBACKEND": backend}
+        km, kc = start_new_kernel(kernel_name="labkit", env=env)
+        try:
+            if backend == "agg":  # what the grader's kernel does at start
+                kc.execute_interactive("from labkit.grading.sandbox import draw_without_rendering; "
+                                       "draw_without_rendering(get_ipython())", timeout=60)
+            outputs = []
+            kc.execute_interactive(code, timeout=60, output_hook=outputs.append)
+            figures = []
+            kc.execute_interactive("print(len(plt.get_fignums()))", timeout=60,
+                                   output_hook=figures.append)
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+        pngs = [m for m in outputs if "image/png" in m["content"].get("data", {})]
+        text = "".join(m["content"].get("text", "") for m in outputs)
+        assert bool(pngs) == expect_png, text
+        assert ("agg" in text) == (not expect_png)
+        assert "".join(m["content"].get("text", "") for m in figures).strip() == "0"  # closed after each cell

@@ -91,11 +91,12 @@ def _probe_cells() -> list:
     ]
 
 
-def probe_lab(course: Path) -> str:
-    """Write and release the two-task probe lab (5 points) in a scratch ``course``; returns its id."""
+def probe_lab(course: Path, cells: list | None = None) -> str:
+    """Write and release the two-task probe lab (5 points) in a scratch ``course``, or a lab made of
+    ``cells`` under the probe's name; returns its id."""
     import nbformat
 
-    nb = nbformat.v4.new_notebook(cells=_probe_cells(), metadata={
+    nb = nbformat.v4.new_notebook(cells=cells or _probe_cells(), metadata={
         "kernelspec": {"display_name": "Python 3 (labkit)", "language": "python", "name": "labkit"}})
     folder = Path(course) / "solutions" / PROBE_LAB
     folder.mkdir(parents=True, exist_ok=True)

@@ -52,8 +52,9 @@ class CellNames(NamedTuple):
 
 def names(source: str) -> CellNames | None:
     """The global names ``source`` binds and reads (in functions, lambdas and comprehensions too, by
-    Python's own scope analysis, :mod:`symtable`); ``None`` when it does not parse, and the caller must
-    then assume it reads and binds anything.
+    Python's own scope analysis, :mod:`symtable`); ``None`` when it does not parse or hides names from
+    the analysis (a magic that runs code, ``!cmd``, ``exec``, ``globals()``, ``import *``), and the caller
+    must then assume it reads and binds anything.
 
     A name is surely bound from the first plain top-level statement that binds it (an assignment, an
     import, a ``def``); inside ``if`` or ``with`` it might not be, so a later read still counts, while a
@@ -68,9 +69,33 @@ def names(source: str) -> CellNames | None:
         tree = ast.parse(to_python(source))
     except (SyntaxError, ValueError):
         return None
+    if _opaque(tree):
+        return None
     cell = CellNames(set(), set(), set())
     _block(tree.body, cell.bound, cell)
     return cell
+
+
+# magics that only configure the kernel; any other (%time x = y, %%capture, !cmd {x}) runs code the slice cannot see
+SAFE_MAGICS = frozenset({"matplotlib", "config", "load_ext", "reload_ext", "autoreload", "precision"})
+_DYNAMIC = frozenset({"exec", "eval", "globals", "locals", "vars"})
+
+
+def _opaque(tree: ast.Module) -> bool:
+    """Whether a cell reads or binds names out of the slice's sight: code run by a magic or a shell line,
+    ``exec``/``eval``/``globals()``, or ``from module import *``."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and any(alias.name == "*" for alias in node.names):
+            return True
+        if isinstance(node, ast.Name) and node.id in _DYNAMIC:
+            return True
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Call) and isinstance(node.func.value.func, ast.Name)
+                and node.func.value.func.id == "get_ipython"):
+            magic = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else None
+            if not (node.func.attr == "run_line_magic" and magic in SAFE_MAGICS):
+                return True
+    return False
 
 
 def _block(statements: list[ast.stmt], bound: set[str], cell: CellNames) -> None:
@@ -84,6 +109,8 @@ def _block(statements: list[ast.stmt], bound: set[str], cell: CellNames) -> None
             _block(statement.orelse, set(bound), cell)
             continue
         binds, reads = _symbols(statement)
+        # ``del x`` needs x to exist: it reads it as much as it unbinds it
+        reads |= {n.id for n in ast.walk(statement) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Del)}
         cell.read.update(reads - bound)
         cell.defined.update(binds)
         if isinstance(statement, _BINDS):
