@@ -154,9 +154,12 @@ class LabPlan:
         text = "".join(c.source for c in source.cells if c.cell_type == "code")
         digest = hashlib.sha256(source_path.read_bytes() + release_path.read_bytes()).hexdigest()
         demos = frozenset(c.source for c in release.cells if c.cell_type == "code" and slicing.is_demo(c))
+        # a shared Spark server only for labs whose graded path uses Spark (a demo needing it for one learner
+        # starts its own session in that learner's sandbox)
+        graded_text = "".join(c.source for c in source.cells if c.cell_type == "code" and not slicing.is_demo(c))
         return cls(lab, source, release, release_path.name, files, points, tests,
-                   intake.hidden_lines(source, release), digest, "get_spark(" in text and "run_on_spark" not in text,
-                   demos)
+                   intake.hidden_lines(source, release), digest,
+                   "get_spark(" in graded_text and "run_on_spark" not in text, demos)
 
     def skipped_demos(self, nb: nbformat.NotebookNode) -> set[int]:
         """Indices (into ``nb.cells``) of the demo cells grading ``nb`` can skip: tagged ``demo`` in the
