@@ -14,13 +14,15 @@ STAMP       := $(VENV)/.setup-$(DEPS_KEY)
 
 export PYTHON VENV TF_VERSION HVD_VERSION
 
-.PHONY: setup test course lab bench bench-hpo bench-nn bench-dist bench-grading lint release doctor clean help
+.PHONY: setup test test-browser course lab formgrader bench bench-hpo bench-nn bench-dist bench-grading lint release doctor clean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make course   release, execute and autograde the whole course, print a report"
 	@echo "make test     run the test suite (does all set-up first)"
-	@echo "make lab      start JupyterLab on labs/ with the kit's kernel"
+	@echo "make test-browser   the labs and the formgrader in a real JupyterLab, driven in headless Chromium"
+	@echo "make lab      start JupyterLab on labs/ with the kit's kernel (Ctrl-C stops it)"
+	@echo "make formgrader   start the instructor's view: nbgrader's formgrader on the course"
 	@echo "make bench    run the benchmarks, write benchmarks/results.md"
 	@echo "make bench-hpo / bench-nn / bench-dist / bench-grading   refresh only those sections"
 	@echo "make setup    create .venv and install everything (Horovod's build included)"
@@ -34,13 +36,20 @@ $(STAMP): pyproject.toml .ci/setup.sh
 	@touch $@
 
 test: setup
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -m "not browser"
+
+test-browser: setup  ## installs Debian's Chromium if missing (root or sudo), then the browser suite (about 15 minutes)
+	bash .ci/setup-browser.sh
+	$(VENV)/bin/pytest -q -m browser tests/browser
 
 course: setup
 	$(VENV)/bin/labkit course
 
 lab: setup
 	$(VENV)/bin/labkit lab
+
+formgrader: setup
+	$(VENV)/bin/labkit formgrader
 
 bench: setup
 	$(PY) benchmarks/run.py

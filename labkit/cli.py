@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -158,20 +159,31 @@ def course(labs: tuple[str, ...], full: bool) -> None:
 
 
 @main.command()
-@click.option("--port", default=8888, show_default=True)
+@click.option("--port", default=8888, show_default=True, help="Port on 127.0.0.1 (another free one if taken).")
 def lab(port: int) -> None:
-    """Start JupyterLab on labs/ with the kit's kernel (Ctrl-C stops it)."""
-    import os
-    import subprocess
+    """Start JupyterLab on labs/ with the kit's kernel, nbgrader's Validate and assignment list, and ipywidgets
+    (Ctrl-C stops it)."""
+    _serve(course_root() / "labs", port, "lab", "JupyterLab (the labs)")
 
-    cmd = ["jupyter", "lab", f"--notebook-dir={course_root() / 'labs'}", f"--port={port}", "--no-browser",
-           "--ServerApp.ip=127.0.0.1", "--MappingKernelManager.default_kernel_name=labkit"]
-    if os.geteuid() == 0:  # containers and CI run as root; Jupyter refuses that unless told
-        cmd.append("--allow-root")
-    try:
-        sys.exit(subprocess.call(cmd, cwd=course_root()))
-    except KeyboardInterrupt:
-        sys.exit(0)
+
+@main.command()
+@click.option("--port", default=8889, show_default=True, help="Port on 127.0.0.1 (another free one if taken).")
+def formgrader(port: int) -> None:
+    """Start JupyterLab on the course with nbgrader's formgrader open: assignments, submissions, gradebook
+    (Ctrl-C stops it)."""
+    _serve(course_root(), port, "formgrader", "nbgrader formgrader (the instructor's view)")
+
+
+def _serve(root: Path, port: int, path: str, what: str) -> None:
+    from labkit.jupyter import LabServer, free_port
+
+    server = LabServer(root, cwd=course_root(), port=free_port(port))
+    click.echo(f"starting {what} on port {server.port}...")
+    server.start()
+    click.echo(f"\n    {server.url(path)}\n\nopen that address in a browser; Ctrl-C stops the server.")
+    code = server.wait()
+    click.echo("stopped.")
+    sys.exit(0 if code in (0, -signal.SIGINT, 130) else code)
 
 
 @main.command("spark-connect")

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 KERNEL_NAME = "labkit"
@@ -35,6 +42,112 @@ def install_kernel(prefix: str | None = None) -> Path:
     }
     (target / "kernel.json").write_text(json.dumps(spec, indent=1) + "\n")
     return target
+
+
+
+def free_port(preferred: int = 0) -> int:
+    """``preferred`` if nothing listens on it on 127.0.0.1, else a free port the OS picks.
+
+    >>> 0 < free_port() < 65536
+    True
+    """
+    for port in ([preferred] if preferred else []) + [0]:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise OSError("no free port on 127.0.0.1")
+
+
+class LabServer:
+    """A JupyterLab server on 127.0.0.1 with the kit's kernel and nbgrader's extensions, as ``make lab``,
+    ``labkit formgrader`` and the browser tests start it.
+
+    ``root`` is what the file browser shows; ``cwd`` is where nbgrader reads ``nbgrader_config.py`` (the
+    course root: Validate and the formgrader need it). Nothing is fetched from the internet: no news, no
+    update check, a read-only extension manager. ``expose_app`` sets ``window.jupyterapp`` (for tests).
+
+    >>> server = LabServer(Path("labs"), port=8888, token="t")
+    >>> server.url("lab/tree/04_metrics")
+    'http://127.0.0.1:8888/lab/tree/04_metrics?token=t'
+    """
+
+    def __init__(self, root: Path, *, cwd: Path | None = None, port: int = 0, token: str | None = None,
+                 expose_app: bool = False, env: dict[str, str] | None = None, log: Path | None = None) -> None:
+        self.root, self.cwd = Path(root).resolve(), Path(cwd or root).resolve()
+        self.port = port or free_port()
+        self.token = token or secrets.token_hex(24)
+        self.expose_app, self.env, self.log = expose_app, env or {}, log
+        self.proc: subprocess.Popen | None = None
+        self._out = None
+
+    def command(self) -> list[str]:
+        cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+               f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={self.root}",
+               f"--IdentityProvider.token={self.token}", "--ServerApp.answer_yes=True",
+               f"--MappingKernelManager.default_kernel_name={KERNEL_NAME}",
+               "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+               "--LabApp.extension_manager=readonly"]
+        if self.expose_app:
+            cmd.append("--LabApp.expose_app_in_browser=True")
+        if os.geteuid() == 0:  # containers and CI run as root; Jupyter refuses that unless told
+            cmd.append("--allow-root")
+        return cmd
+
+    def url(self, path: str = "lab") -> str:
+        return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}?token={self.token}"
+
+    def start(self, timeout: float = 120) -> LabServer:
+        self._out = open(self.log, "ab") if self.log else None  # noqa: SIM115 - closed in stop()
+        out = self._out or subprocess.DEVNULL
+        self.proc = subprocess.Popen(self.command(), cwd=self.cwd, env={**os.environ, **self.env},
+                                     stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited with code {self.proc.returncode} at start"
+                                   + (f": see {self.log}" if self.log else ""))
+            try:
+                with urllib.request.urlopen(self.url("api/status"), timeout=2) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"JupyterLab did not answer on port {self.port} within {timeout:.0f} s")
+
+    def wait(self) -> int:
+        """Until the server stops (Ctrl-C stops it: one SIGINT, no confirmation prompt)."""
+        assert self.proc is not None
+        try:
+            return self.proc.wait()
+        except KeyboardInterrupt:  # the server got the same SIGINT from the terminal
+            return self.stop()
+
+    def stop(self, timeout: float = 20) -> int:
+        try:
+            if self.proc is None:
+                return 0
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGINT)  # a clean shutdown: kernels and terminals too
+                try:
+                    self.proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            return self.proc.returncode
+        finally:
+            if self._out is not None:
+                self._out.close()
+                self._out = None
+
+    def __enter__(self) -> LabServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
 
 if __name__ == "__main__":

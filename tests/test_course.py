@@ -41,6 +41,33 @@ def test_every_lab_has_a_papermill_parameters_cell_with_fast(lab: str):
 
 
 @pytest.mark.parametrize("lab", LABS)
+def test_every_lab_has_the_same_shape(lab: str):
+    """What a learner can count on in every lab: time, objectives and how the self-check works at the top;
+    numbered sections; numbered tasks, each an answer cell and then its self-check; a recap and
+    "going further" at the end."""
+    nb = nbformat.read(ROOT / "solutions" / lab / f"{lab}.ipynb", as_version=4)
+    top = nb.cells[0].source
+    assert top.startswith(f"# Lab {lab[:2]} · ")
+    for needle in ("**Estimated time:**", "**Learning objectives.**", "**How this lab works.**", "**self-check**",
+                   "**Validate**"):
+        assert needle in top, f"{lab}: the first cell lacks {needle}"
+    headings = [line for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines()
+                if line.startswith("## ")]
+    numbered = [int(m.group(1)) for h in headings if (m := re.match(r"## (\d+) · \S", h))]
+    assert numbered == list(range(1, len(numbered) + 1)) and len(numbered) >= 3, headings
+    assert headings[-2:] == ["## Recap", "## Going further"], headings[-2:]
+    tasks = []
+    for i, cell in enumerate(nb.cells):
+        for m in re.finditer(r"^### Your task (\d+) · \S", cell.source, re.MULTILINE):
+            kinds = [c.metadata["nbgrader"] for c in nb.cells[i + 1:]
+                     if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade_id")][:2]
+            assert kinds[0].get("solution") and kinds[1].get("grade") and not kinds[1].get("solution"), \
+                f"{lab}: task {m.group(1)} is not an answer cell followed by its self-check"
+            tasks.append(int(m.group(1)))
+    assert tasks == list(range(1, len(tasks) + 1)) and tasks, tasks
+
+
+@pytest.mark.parametrize("lab", LABS)
 def test_demo_tags_are_honest_and_survive_release(lab: str):
     """A cell a lab tags demo must be one grading can skip when the learner's answers are the solution's:
     no graded cell, and no cell that runs, reads what it defines. (The round trip below then proves the
