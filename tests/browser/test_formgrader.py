@@ -1,5 +1,5 @@
 """The instructor's view: nbgrader's formgrader, opened in JupyterLab on a course graded by ``labkit grade``,
-shows the lab and the gradebook with each demo learner's score."""
+shows the lab, and each demo learner with the score the gradebook holds."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def test_the_formgrader_shows_the_graded_demo_submissions(instructor_course, ins
         page.goto(instructor_server.url("formgrader"))
         page.get_by_text("04_metrics").first.wait_for(timeout=60_000)
 
-        page.goto(instructor_server.url("formgrader/gradebook/04_metrics/04_metrics"))
+        page.goto(instructor_server.url("formgrader/manage_students"))
         table = page.locator("table")
         table.get_by_text("perfect").first.wait_for(timeout=60_000)
         rows = {}
