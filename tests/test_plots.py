@@ -32,6 +32,22 @@ def test_explorer_in_a_browser_session_routes_updates_through_an_output_widget(s
     assert len(plt.get_fignums()) == drawn + 1
 
 
+def test_the_browser_echoing_the_first_value_back_does_not_redraw(scores, monkeypatch):
+    """JupyterLab's slider sends the initial value back through float32 (0.5 -> 0.50000009). Redrawing for
+    that echo replaced the figure with a blank one, which the browser tests caught; only a real move redraws."""
+    import matplotlib.pyplot as plt
+
+    monkeypatch.delenv("LABKIT_HEADLESS", raising=False)
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    plt.close("all")
+    slider, _ = plots.threshold_explorer(*scores, initial=0.5).children
+    drawn = len(plt.get_fignums())
+    slider.value = 0.5000000887875202  # what JupyterLab sent back for 0.5, measured
+    assert len(plt.get_fignums()) == drawn
+    slider.value = 0.6
+    assert len(plt.get_fignums()) == drawn + 1
+
+
 @pytest.mark.parametrize("variable", ["LABKIT_HEADLESS", "NBGRADER_EXECUTION"])
 def test_explorer_headless_draws_statically_without_an_output_widget(scores, monkeypatch, variable):
     """nbclient can hang on output routed through ipywidgets.Output (nbclient #312): headless runs avoid it."""

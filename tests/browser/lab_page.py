@@ -72,17 +72,22 @@ def outputs(page: Page) -> list[list[dict]]:
 
 
 def rendered_images(page: Page) -> list[dict]:
-    """Every image in an output area as the browser drew it: size, and how many distinct colours a 32×32
-    sample of it has (1 for a blank figure)."""
+    """Every image in an output area as the browser decoded it: size, how many distinct colours a 64×64
+    sample of it has (1 for a blank figure), and the start of the cell that drew it."""
     return page.evaluate(
-        "() => [...document.querySelectorAll('.jp-OutputArea-output img')].map(img => {"
-        "  const c = document.createElement('canvas'); c.width = 32; c.height = 32;"
-        "  const g = c.getContext('2d'); let colours = 0;"
-        "  if (img.complete && img.naturalWidth) { g.drawImage(img, 0, 0, 32, 32);"
-        "    const d = g.getImageData(0, 0, 32, 32).data; const seen = new Set();"
-        "    for (let i = 0; i < d.length; i += 4) seen.add(d[i] + ',' + d[i+1] + ',' + d[i+2]);"
+        "async () => { const out = [];"
+        " for (const img of document.querySelectorAll('.jp-OutputArea-output img')) {"
+        "  let colours = 0;"
+        "  try { await img.decode(); } catch (e) { }"
+        "  if (img.naturalWidth) { const c = document.createElement('canvas'); c.width = 64; c.height = 64;"
+        "    const g = c.getContext('2d'); g.drawImage(img, 0, 0, 64, 64);"
+        "    const d = g.getImageData(0, 0, 64, 64).data; const seen = new Set();"
+        "    for (let i = 0; i < d.length; i += 4) seen.add(d[i] + ',' + d[i+1] + ',' + d[i+2] + ',' + d[i+3]);"
         "    colours = seen.size; }"
-        "  return {width: img.naturalWidth, height: img.naturalHeight, colours}; })")
+        "  const cell = img.closest('.jp-Cell'); const editor = cell && cell.querySelector('.jp-InputArea-editor');"
+        "  out.push({width: img.naturalWidth, height: img.naturalHeight, colours,"
+        "            cell: editor ? editor.textContent.slice(0, 80) : ''});"
+        " } return out; }")
 
 
 def widget_views(page: Page) -> dict:
