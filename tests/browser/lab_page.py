@@ -32,8 +32,9 @@ class Console:
 
 
 def open_notebook(page: Page, url: str, timeout: float = 120) -> None:
-    """Open a notebook and wait until its kernel is started and idle."""
-    page.goto(url)
+    """Open a notebook (``url`` of a ``lab/workspaces/<name>/tree/...`` page, so nothing another test opened
+    is restored) and wait until its kernel is started and idle."""
+    page.goto(url + "&reset")
     page.wait_for_function(
         "() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
         " return !!(w && w.content && w.content.model && w.sessionContext && w.sessionContext.session"
@@ -56,7 +57,8 @@ def run_all(page: Page, timeout: float = 900) -> float:
         "() => { const w = window.jupyterapp.shell.currentWidget; const cells = w.content.model.cells;"
         " for (let i = 0; i < cells.length; i++) { const c = cells.get(i);"
         "   if (c.type === 'code' && c.sharedModel.getSource().trim() && c.executionCount === null) return false; }"
-        " const busy = [...document.querySelectorAll('.jp-InputArea-prompt')].some(p => p.textContent.includes('*'));"
+        " const prompts = [...w.node.querySelectorAll('.jp-InputArea-prompt')];"
+        " const busy = prompts.some(p => p.textContent.includes('*'));"
         " return !busy && w.sessionContext.session.kernel.status === 'idle'; }",
         timeout=timeout * 1000, polling=1000)
     return time.monotonic() - start
@@ -76,7 +78,7 @@ def rendered_images(page: Page) -> list[dict]:
     sample of it has (1 for a blank figure), and the start of the cell that drew it."""
     return page.evaluate(
         "async () => { const out = [];"
-        " for (const img of document.querySelectorAll('.jp-OutputArea-output img')) {"
+        " for (const img of window.jupyterapp.shell.currentWidget.node.querySelectorAll('.jp-OutputArea-output img')) {"
         "  let colours = 0;"
         "  try { await img.decode(); } catch (e) { }"
         "  if (img.naturalWidth) { const c = document.createElement('canvas'); c.width = 64; c.height = 64;"
@@ -93,18 +95,18 @@ def rendered_images(page: Page) -> list[dict]:
 def widget_views(page: Page) -> dict:
     """Widget outputs in the page: rendered views, and any that failed or never finished loading."""
     return page.evaluate(
-        "() => { const areas = [...document.querySelectorAll("
+        "() => { const node = window.jupyterapp.shell.currentWidget.node; const areas = [...node.querySelectorAll("
         "  '.jp-OutputArea-output[data-mime-type=\"application/vnd.jupyter.widget-view+json\"]')];"
         " return {outputs: areas.length,"
         "  rendered: areas.filter(a => a.querySelector('.jupyter-widgets, .widget-inline-hbox')).length,"
         "  broken: areas.filter(a => /Error displaying widget|Loading widget/.test(a.textContent)).length,"
-        "  sliders: document.querySelectorAll('.jp-OutputArea-output .widget-slider .noUi-handle').length}; }")
+        "  sliders: node.querySelectorAll('.jp-OutputArea-output .widget-slider .noUi-handle').length}; }")
 
 
 def move_each_slider(page: Page, timeout: float = 60) -> list[dict]:
     """Drag every slider's handle; for each, whether the widget's output (figure or text) changed."""
     results = []
-    handles = page.locator(".jp-OutputArea-output .widget-slider .noUi-handle")
+    handles = page.locator(".jp-OutputArea-output .widget-slider .noUi-handle:visible")
     for i in range(handles.count()):
         handle = handles.nth(i)
         handle.scroll_into_view_if_needed()

@@ -35,7 +35,7 @@ def page(browser):
 @pytest.mark.parametrize("lab", LABS)
 def test_a_finished_lab_runs_clean_in_jupyterlab(lab, learner_server, page):
     console = Console().attach(page)
-    open_notebook(page, learner_server.url(f"lab/tree/{lab}/{lab}.ipynb"))
+    open_notebook(page, learner_server.url(f"lab/workspaces/{lab}/tree/{lab}/{lab}.ipynb"))
     try:
         assert kernel(page) == {"name": KERNEL_NAME, "display": DISPLAY_NAME}
         seconds = run_all(page)
@@ -57,8 +57,9 @@ def test_a_finished_lab_runs_clean_in_jupyterlab(lab, learner_server, page):
             assert slider["changed"], f"{lab}: moving the slider (now {slider['readout']}) changed nothing"
 
         # the screenshot shows the lab's first slider widget, or else its first figure
-        sliders = page.locator(".jp-OutputArea-output .widget-slider")
-        (sliders if sliders.count() else page.locator(".jp-OutputArea-output img")).first.scroll_into_view_if_needed()
+        sliders = page.locator(".jp-OutputArea-output .widget-slider:visible")
+        figures = page.locator(".jp-OutputArea-output img:visible")
+        (sliders if sliders.count() else figures).first.scroll_into_view_if_needed()
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=SCREENSHOTS / f"{lab}.png")
 
