@@ -31,6 +31,10 @@ TEMPLATES = [
     "class K_{k}:\n    v = {y}\n{x} = K_{k}.v",
     "del {x}\n{x} = {y}",
     "%time {x} = {y}",
+    "{x} = [({z} := j + {y}) for j in range(2)][-1]",
+    "while {y} > 100:\n    {x} = 1",
+    "def h_{k}():\n    global {x}\n    {x} = {y}\nh_{k}()",
+    "if ({x} := {y} % 2):\n    {z} = 3",
 ]
 
 
@@ -91,6 +95,7 @@ INIT = "a = b = c = d = 1\nlog = []"
 @example(([INIT, "b = 7", "try:\n    b = 1 // 0\nexcept ZeroDivisionError:\n    pass", "log.append((3, b))"], {1}))
 @example(([INIT, "b = 7", "def f():\n    return b", "log.append((3, f()))"], {1}))
 @example(([INIT, "b = 7", "c = [b for _ in range(1)][0]", "log.append((3, c))"], {1}))
+@example(([INIT, "import math as b", "b += a"], {1}))  # found by hypothesis in CI: += reads its target
 def test_skipping_what_the_slice_allows_changes_nothing_a_running_cell_sees(program):
     cells, demos = program
     skip = skippable(cells, demos)
@@ -117,6 +122,7 @@ def test_a_demo_nothing_reads_is_always_skipped(program):
     ("%matplotlib inline", set(), {"get_ipython"}),
     ("df.write.csv(path)", set(), {"df", "path"}),
     ("from m import (a as b)", {"b"}, set()),
+    ("x += 1", {"x"}, {"x"}),
 ])
 def test_names_bound_and_read(source, defined, read):
     cell = names(source)

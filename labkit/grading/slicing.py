@@ -109,8 +109,10 @@ def _block(statements: list[ast.stmt], bound: set[str], cell: CellNames) -> None
             _block(statement.orelse, set(bound), cell)
             continue
         binds, reads = _symbols(statement)
-        # ``del x`` needs x to exist: it reads it as much as it unbinds it
+        # ``del x`` and ``x += 1`` need x to exist: they read it as much as they bind it
         reads |= {n.id for n in ast.walk(statement) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Del)}
+        reads |= {n.target.id for n in ast.walk(statement) if isinstance(n, ast.AugAssign)
+                  and isinstance(n.target, ast.Name)}
         cell.read.update(reads - bound)
         cell.defined.update(binds)
         if isinstance(statement, _BINDS):
