@@ -356,8 +356,9 @@ def test_the_zygote_serves_requests_that_arrive_in_one_read(tmp_path):
 
 
 def test_a_grader_failure_is_not_journaled_and_the_next_run_grades_it(tmp_path, monkeypatch):
-    """When the grader itself fails on a submission (here: its kernel cannot be started), the learner gets
-    no permanent zero: the run says to retry, and the rerun grades exactly that submission."""
+    """When the grader itself fails on a submission (here: its kernel cannot be started), it tries once more;
+    if that fails too the learner gets no permanent zero: the run says to retry, and the rerun grades exactly
+    that submission. A fault that happens once is absorbed by the retry."""
     from labkit.grading import engine
 
     course = scratch_course(tmp_path / "course", [])
@@ -383,6 +384,17 @@ def test_a_grader_failure_is_not_journaled_and_the_next_run_grades_it(tmp_path, 
     monkeypatch.setattr(engine.SandboxedKernel, "__init__", real_init)
     second = engine.grade(PROBE_LAB, subs, workers=2, progress=False, root=course)
     assert [r.student for r in second.graded] == ["bob"]
+    failures = []
+
+    def fails_once(self, zygote, runtime, name, *args, **kw):
+        if not failures:
+            failures.append(name)
+            raise RuntimeError("a transient fault")
+        real_init(self, zygote, runtime, name, *args, **kw)
+
+    monkeypatch.setattr(engine.SandboxedKernel, "__init__", fails_once)
+    third = engine.grade(PROBE_LAB, subs, workers=1, progress=False, force=True, root=course)
+    assert failures and not any(r.incomplete or r.problem for r in third.results)  # retried within the run
     totals: dict[str, float] = {}
     for student, _, score in gradebook_rows(course):
         totals[student] = totals.get(student, 0) + score

@@ -404,7 +404,7 @@ def grade_submission(sub: intake.Submission, ctx: _Context) -> tuple[Result, nbf
            "PYTHONHASHSEED": "0"}
     if ctx.spark_socket:
         env["LABKIT_SPARK_REMOTE"] = "sc://127.0.0.1:15002"
-    name = f"{os.getpid()}-{hashlib.sha256(sub.student.encode()).hexdigest()[:12]}"
+    name = f"{os.getpid()}-{hashlib.sha256(sub.student.encode()).hexdigest()[:12]}-{secrets.token_hex(3)}"
     stopped: str | None = None
     kernel = None
     try:
@@ -665,5 +665,7 @@ def _blank_from(plan: LabPlan) -> nbformat.NotebookNode:
 
 def _grade_one(sub: intake.Submission, digest: str, ctx: _Context):
     result, executed = grade_submission(sub, ctx)
+    if result.incomplete:  # the grader failed, not the submission (a transient fault): once more, from scratch
+        result, executed = grade_submission(sub, ctx)
     result.digest = "" if result.incomplete else digest
     return result, executed

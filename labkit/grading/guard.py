@@ -32,7 +32,7 @@ import ast
 import sys
 from operator import is_
 
-from labkit.grading.slicing import to_python
+from labkit.grading.slicing import parse
 
 TRUSTED = ("builtins", "math", "operator", "functools", "statistics", "numpy", "scipy", "pandas", "sklearn",
            "labkit")
@@ -132,9 +132,8 @@ def scan(source: str) -> list[str]:
 
     IPython syntax is translated first, so ``%history`` and ``!cat`` count (as ``get_ipython``).
     """
-    try:
-        tree = ast.parse(to_python(source))
-    except SyntaxError:
+    tree = parse(source)
+    if tree is None:
         return []
     found: list[str] = []
 

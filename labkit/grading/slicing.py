@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import symtable
+import threading
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
@@ -50,6 +51,27 @@ class CellNames(NamedTuple):
     bound: set[str]
 
 
+# CPython 3.11 keeps one interpreter-wide recursion counter while it builds ``ast`` objects: two grading threads
+# parsing at once can fail with "SystemError: AST constructor recursion depth mismatch" (cpython#106905; seen
+# here grading lab 07 with two workers). Every parse in the grader goes through :func:`parse`, one at a time.
+_AST_LOCK = threading.Lock()
+
+
+def parse(source: str) -> ast.Module | None:
+    """A cell's source (IPython syntax translated) as an ``ast.Module``, or ``None`` if it is not Python.
+    Thread-safe: the grader's workers call it side by side.
+
+    >>> type(parse("%matplotlib inline\\nx = 1")).__name__, parse("x = = 1")
+    ('Module', None)
+    """
+    text = to_python(source)
+    with _AST_LOCK:
+        try:
+            return ast.parse(text)
+        except (SyntaxError, ValueError):
+            return None
+
+
 def names(source: str) -> CellNames | None:
     """The global names ``source`` binds and reads (in functions, lambdas and comprehensions too, by
     Python's own scope analysis, :mod:`symtable`); ``None`` when it does not parse or hides names from
@@ -65,11 +87,8 @@ def names(source: str) -> CellNames | None:
     >>> sorted(cell.defined), sorted(cell.read), sorted(cell.bound)
     (['f', 'i', 'np', 'x'], ['k', 'print', 'x'], ['f', 'np', 'x'])
     """
-    try:
-        tree = ast.parse(to_python(source))
-    except (SyntaxError, ValueError):
-        return None
-    if _opaque(tree):
+    tree = parse(source)
+    if tree is None or _opaque(tree):
         return None
     cell = CellNames(set(), set(), set())
     _block(tree.body, cell.bound, cell)
@@ -120,7 +139,9 @@ def _block(statements: list[ast.stmt], bound: set[str], cell: CellNames) -> None
 
 
 def _symbols(node: ast.AST) -> tuple[set[str], set[str]]:
-    top = symtable.symtable(ast.unparse(node), "<cell>", "exec")
+    code = ast.unparse(node)
+    with _AST_LOCK:  # the compiler's front end too, to be safe (see _AST_LOCK)
+        top = symtable.symtable(code, "<cell>", "exec")
     binds: set[str] = set()
     reads: set[str] = set()
     tables = [top]
