@@ -3,7 +3,8 @@
 A lab's author tags a code cell ``demo`` when it only illustrates (a timing, a figure, a widget) and no graded
 cell needs it. Under the grader such a cell is skipped, unless a cell that does run reads a name the demo
 defines: a learner's answer that uses a demo's variable gets that demo run (and whatever demos it needs in
-turn), so skipping can never cost a learner a point that running everything would have given.
+turn), so skipping can never cost a learner a point that running everything would have given (one gap: an
+assignment that raises still counts as binding its name, so a later read of it is not traced past it).
 
 The slice follows names only. Side effects a demo has on shared state (a Spark temporary view, a file) are
 the author's to avoid; ``tests/test_course.py`` checks every lab's demos against its graded cells.
@@ -79,9 +80,9 @@ def names(source: str) -> CellNames | None:
     must then assume it reads and binds anything.
 
     A name is surely bound from the first plain top-level statement that binds it (an assignment, an
-    import, a ``def``); inside ``if`` or ``with`` it might not be, so a later read still counts, while a
-    ``for`` loop's body reads its own target. Wrong in the safe direction only: a read too many makes a
-    demo run, never skips a needed one.
+    import, a ``def``); inside ``if`` or ``with`` it might not be, so a later read still counts, and a
+    ``for`` loop's body is scanned with its target bound. Otherwise wrong in the safe direction only: a read
+    too many makes a demo run, never skips a needed one.
 
     >>> cell = names("import numpy as np\\ndef f(a):\\n    return np.sum(a) + k\\nx = f(x)\\nfor i in x:\\n    print(i)")
     >>> sorted(cell.defined), sorted(cell.read), sorted(cell.bound)
