@@ -1,21 +1,33 @@
 """Partial-credit checks for nbgrader test cells.
 
 A test cell builds a :class:`Checks`, runs a few named checks against the learner's functions and
-ends with ``checks.score()``: nbgrader reads that number as the cell's partial credit. Each check
-calls the learner's code inside its own guard, so an exception, a wrong type or a warning written to
-stderr costs that check only, never the whole cell (nbgrader gives 0 to a cell with an error or any
-stderr output). Every failed check prints its message, which the learner sees in feedback.
+ends with ``checks.score()``. Each check calls the learner's code inside its own guard, so an
+exception, a wrong type or a warning written to stderr costs that check only, never the whole cell
+(nbgrader gives 0 to a cell with an error or any stderr output). Every failed check prints its
+message, which the learner sees in feedback.
+
+The learner's answer is turned into a plain value *inside* that guard (:mod:`labkit.grading.canonical`)
+and only plain values are compared, so an object that claims to equal everything earns nothing:
+``close`` compares numbers, ``equal`` compares plain values exactly, and ``check`` wants a predicate
+that returns a real ``True`` or ``False``.
+
+Under ``labkit grade`` the :mod:`~labkit.grading.referee` makes its own ``Checks`` class, bound to it:
+every result is recorded where the learner's code cannot reach, and the score is reported to the grader
+out of band; what the cell displays does not count.
 
 >>> checks = Checks(points=2)
 >>> checks.close("1 + 1", lambda: 1 + 1, 2)
 True
 >>> checks.close("division", lambda: 1 / 0, 0)
 False
+>>> checks.equal("a sorted list", lambda: sorted([3, 1, 2]), [1, 2, 3])
+True
 >>> checks.score()
 ✓ 1 + 1
 ✗ division: ZeroDivisionError: division by zero
-1/2 checks passed
-1.0
+✓ a sorted list
+2/3 checks passed
+1.3333
 """
 
 from __future__ import annotations
@@ -25,101 +37,142 @@ import io
 import os
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as _np
 
+from labkit.grading import canonical
 from labkit.grading import guard as _guard
-
-# references taken at import time, before any learner code in the kernel can patch them
-_allclose = _np.allclose
-_asarray = _np.asarray
-_isinstance = isinstance
-_float = float
-_print = print
-_restore = _guard.restore
-_armed = _guard.armed
 
 DEFAULT_SEED = 20231121
 
 
-@dataclass
-class Checks:
-    """Collects named pass/fail checks for one grade cell worth ``points``."""
+class RefereeHooks(NamedTuple):
+    """What a referee-bound ``Checks`` calls: the seed, around every call into learner code, and to record."""
 
-    points: float
-    seed: int | None = None
-    results: list[tuple[str, bool, str]] = field(default_factory=list)
+    seed: Callable[[], int]
+    enter: Callable[[], None]
+    leave: Callable[[], None]
+    created: Callable[[object], None]
+    record: Callable[[object, str, bool, str], bool]
 
-    def __post_init__(self) -> None:
-        if not self.points > 0:
-            raise ValueError(f"points must be positive, got {self.points!r}.")
-        if self.seed is None:
-            self.seed = int(os.environ.get("LABKIT_GRADING_SEED", DEFAULT_SEED))
-        self.rng = _np.random.default_rng(self.seed)
 
-    def _run(self, compute: Callable[[], Any]) -> tuple[Any, str | None]:
-        sink = io.StringIO()
-        try:
-            with contextlib.redirect_stderr(sink), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return compute(), None
-        except NotImplementedError:
-            return None, "not implemented yet"
-        except BaseException as exc:  # noqa: BLE001 - a learner's SystemExit must not end the cell either
-            return None, f"{type(exc).__name__}: {exc}"
-        finally:
-            if _armed():  # under the grader: undo whatever the learner's code just patched
-                _restore()
+def describe_exception(exc: BaseException) -> str:
+    """``"ZeroDivisionError: division by zero"``, whatever the exception's own ``__str__`` does."""
+    try:
+        name, text = type(exc).__name__, str(exc)
+        if type(name) is not str or type(text) is not str:
+            raise TypeError
+    except BaseException:  # noqa: BLE001 - a learner's exception may refuse to describe itself
+        return "an exception that could not be shown"
+    return f"{name}: {text}" if text else name
 
-    def _record(self, description: str, ok: bool, message: str = "") -> bool:
-        self.results.append((description, bool(ok), message))
-        return bool(ok)
 
-    def check(self, description: str, predicate: Callable[[], Any], *, message: str = "") -> bool:
-        """Pass when ``predicate()`` returns a truthy value without raising."""
-        value, error = self._run(predicate)
-        if error:
-            return self._record(description, False, error)
-        return self._record(description, bool(value), message or "the check returned False")
+def make_checks(hooks: RefereeHooks | None = None) -> type:
+    """The ``Checks`` class; bound to a referee's ``hooks`` under the grader (see :mod:`labkit.grading.referee`).
 
-    def close(
-        self,
-        description: str,
-        compute: Callable[[], Any],
-        expected: Any,
-        *,
-        rtol: float = 1e-6,
-        atol: float = 1e-9,
-    ) -> bool:
-        """Pass when ``compute()`` is numerically close to ``expected`` (same shape, NaN equal to NaN)."""
-        value, error = self._run(compute)
-        if error:
-            return self._record(description, False, error)
-        try:
-            got = _asarray(value, dtype=_float)
-            want = _asarray(expected, dtype=_float)
-        except (TypeError, ValueError):
-            return self._record(description, False, f"expected a number or numbers, got {type(value).__name__}")
-        if got.shape != want.shape:
-            return self._record(description, False, f"expected shape {want.shape}, got {got.shape}")
-        ok = bool(_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True))
-        return self._record(description, ok, "" if ok else f"expected {_short(want)}, got {_short(got)}")
+    Everything a check uses is bound here, in this function's closure, so that the learner's code cannot
+    swap it while a check runs: the canonical forms, NumPy's comparison, the guard's restore.
+    """
+    allclose, plain, numbers, truth = _np.allclose, canonical.plain, canonical.numbers, canonical.truth
+    restore, armed, default_rng = _guard.restore, _guard.armed, _np.random.default_rng
+    redirect_stderr, catch_warnings, simplefilter = contextlib.redirect_stderr, warnings.catch_warnings, \
+        warnings.simplefilter
+    string_io, short, describe, print_ = io.StringIO, _short, describe_exception, print
 
-    @property
-    def passed(self) -> int:
-        return sum(ok for _, ok, _ in self.results)
+    def as_truth(value: Any) -> bool:
+        answer = truth(value)
+        if answer is None:
+            raise TypeError(f"the check's predicate must return True or False, got {type(value).__name__}")
+        return answer
 
-    def score(self) -> float:
-        """Print one line per check and return ``points × passed / total`` for nbgrader."""
-        for description, ok, message in self.results:
-            _print(f"✓ {description}" if ok else f"✗ {description}: {message}")
-        total = len(self.results)
-        _print(f"{self.passed}/{total} checks passed")
-        if total == 0:
-            return 0.0
-        return round(_float(self.points) * self.passed / total, 4)
+    class Checks:
+        """Collects named pass/fail checks for one grade cell worth ``points``."""
+
+        def __init__(self, points: float, seed: int | None = None) -> None:
+            if not (type(points) in (int, float) and points > 0):
+                raise ValueError(f"points must be a positive number, got {points!r}.")
+            self.points = float(points)
+            if seed is None:
+                seed = hooks.seed() if hooks else int(os.environ.get("LABKIT_GRADING_SEED", DEFAULT_SEED))
+            self.seed = seed
+            self.rng = default_rng(seed)
+            self.results: list[tuple[str, bool, str]] = []
+            if hooks:
+                hooks.created(self)
+
+        def _run(self, compute: Callable[[], Any], canon: Callable[[Any], Any],
+                 wanted: str) -> tuple[Any, str | None]:
+            """Call the learner's code and make its answer plain, all inside the guard."""
+            if hooks:
+                hooks.enter()
+            try:
+                with redirect_stderr(string_io()), catch_warnings():
+                    simplefilter("ignore")
+                    value = compute()
+                    try:
+                        return canon(value), None
+                    except (TypeError, ValueError) as exc:
+                        detail = describe(exc) if "predicate" in str(exc) or "nested" in str(exc) else ""
+                        return None, detail.partition(": ")[2] or f"expected {wanted}, got {type(value).__name__}"
+            except NotImplementedError:
+                return None, "not implemented yet"
+            except BaseException as exc:  # noqa: BLE001 - a learner's SystemExit must not end the cell either
+                return None, describe(exc)
+            finally:
+                if hooks:
+                    hooks.leave()
+                elif armed():
+                    restore()
+
+        def _record(self, description: str, ok: bool, message: str = "") -> bool:
+            ok = ok is True
+            if hooks and not hooks.record(self, description, ok, message):
+                return False
+            self.results.append((description, ok, message))
+            return ok
+
+        def check(self, description: str, predicate: Callable[[], Any], *, message: str = "") -> bool:
+            """Pass when ``predicate()`` returns ``True`` (Python's or NumPy's boolean) without raising."""
+            value, error = self._run(predicate, as_truth, "True or False")
+            if error:
+                return self._record(description, False, error)
+            return self._record(description, value, message or "the check returned False")
+
+        def close(self, description: str, compute: Callable[[], Any], expected: Any, *, rtol: float = 1e-6,
+                  atol: float = 1e-9) -> bool:
+            """Pass when ``compute()`` is numerically close to ``expected`` (same shape, NaN equal to NaN)."""
+            got, error = self._run(compute, numbers, "a number or numbers")
+            if error:
+                return self._record(description, False, error)
+            want = numbers(expected)
+            if got.shape != want.shape:
+                return self._record(description, False, f"expected shape {want.shape}, got {got.shape}")
+            ok = bool(allclose(got, want, rtol=rtol, atol=atol, equal_nan=True))
+            return self._record(description, ok, "" if ok else f"expected {short(want)}, got {short(got)}")
+
+        def equal(self, description: str, compute: Callable[[], Any], expected: Any) -> bool:
+            """Pass when ``compute()`` equals ``expected`` exactly, compared as plain values (tuples as lists)."""
+            got, error = self._run(compute, plain, "plain values (numbers, strings, lists, dicts, arrays)")
+            if error:
+                return self._record(description, False, error)
+            want = plain(expected)
+            ok = got == want
+            return self._record(description, ok, "" if ok else f"expected {_text(want)}, got {_text(got)}")
+
+        @property
+        def passed(self) -> int:
+            return sum(ok for _, ok, _ in self.results)
+
+        def score(self) -> float:
+            """Print one line per check and return ``points × passed / total``."""
+            for description, ok, message in self.results:
+                print_(f"✓ {description}" if ok else f"✗ {description}: {message}")
+            total = len(self.results)
+            print_(f"{self.passed}/{total} checks passed")
+            return round(self.points * self.passed / total, 4) if total else 0.0
+
+    return Checks
 
 
 def _short(a: _np.ndarray) -> str:
@@ -127,3 +180,11 @@ def _short(a: _np.ndarray) -> str:
         return f"{float(a):.6g}"
     text = _np.array2string(a, precision=4, threshold=8)
     return text if len(text) < 120 else text[:117] + "..."
+
+
+def _text(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) < 120 else text[:117] + "..."
+
+
+Checks = make_checks()

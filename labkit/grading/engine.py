@@ -40,14 +40,14 @@ from pathlib import Path
 
 import nbformat
 
-from labkit.grading import intake, sandbox, slicing
+from labkit.grading import channel, intake, sandbox, slicing
 from labkit.grading.nbgrader import GradingError, api, lab_notebook
 from labkit.jupyter import KERNEL_ENV
 
 ENGINE_VERSION = "1"
-_ARM = ("import warnings as _w, labkit.grading.guard as _g; _g.arm(); "
-        "_w.filterwarnings('ignore', message='.*non-interactive.*'); del _w, _g")
-_RESTORE = "__import__('labkit.grading.guard', fromlist=['restore']).restore(globals(), extend=True)"
+_ARM = ("import warnings as _w, labkit.grading.referee as _r; _r.arm(); "
+        "_w.filterwarnings('ignore', message='.*non-interactive.*'); del _w, _r")
+NO_REPORT = "no score reported: the notebook changed how cells run or display"
 
 
 @dataclass
@@ -136,6 +136,7 @@ class LabPlan:
     digest: str
     spark: bool
     demos: frozenset[str] = frozenset()  # sources of the release's cells tagged ``demo``
+    checks_cells: frozenset[str] = frozenset()  # test cells scored by ``Checks`` (fail closed without a report)
 
     @classmethod
     def load(cls, lab: str) -> LabPlan:
@@ -157,9 +158,11 @@ class LabPlan:
         # a shared Spark server only for labs whose graded path uses Spark (a demo needing it for one learner
         # starts its own session in that learner's sandbox)
         graded_text = "".join(c.source for c in source.cells if c.cell_type == "code" and not slicing.is_demo(c))
+        checks_cells = frozenset(c.metadata["nbgrader"]["grade_id"] for c in source.cells
+                                 if c.metadata.get("nbgrader", {}).get("grade_id") in tests and "Checks(" in c.source)
         return cls(lab, source, release, release_path.name, files, points, tests,
                    intake.hidden_lines(source, release), digest,
-                   "get_spark(" in graded_text and "run_on_spark" not in text, demos)
+                   "get_spark(" in graded_text and "run_on_spark" not in text, demos, checks_cells)
 
     def skipped_demos(self, nb: nbformat.NotebookNode) -> set[int]:
         """Indices (into ``nb.cells``) of the demo cells grading ``nb`` can skip: tagged ``demo`` in the
@@ -225,12 +228,16 @@ class SandboxedKernel:
                               shell_port=1, iopub_port=2, stdin_port=3, control_port=4, hb_port=5,
                               key=secrets.token_bytes(32).hex().encode(), signature_scheme="hmac-sha256")
         self.cgroup = sandbox.Cgroup(name, limits) if iso["cgroups"] else None
+        key = secrets.token_bytes(32)
+        self.inbox = channel.Inbox(runtime / f"{name}.referee", key)
+        self.seq = 0
+        self.called_referee = False
         spec = sandbox.Spec(
             name=name, workdir=str(self.workdir), connection_file=self.connection_file, uid=uid,
             limits=asdict(limits), env=env, cgroups=self.cgroup.procs_files if self.cgroup else [],
             readonly=_visible_paths(),
             hide=secret_paths() + list(hide or []),
-            spark_socket=spark_socket,
+            spark_socket=spark_socket, referee_socket=str(self.inbox.path), referee_key=key.hex(),
         )
         if iso["separate_user"]:
             os.chown(self.connection_file, uid, uid)
@@ -305,7 +312,29 @@ class SandboxedKernel:
                     outputs.append(out)
         return outputs, count
 
+    def run_test(self, source: str, *, timeout: float) -> tuple[dict | None, str, list]:
+        """Run one test cell through the kernel's referee; return its signed report (``None`` if there is no
+        valid one), if not why, and what the kernel displayed (untrusted: shown, never scored)."""
+        self.seq += 1
+        early, stale = self.inbox.drain()
+        if early:
+            self.called_referee = True
+        code = f"__import__('labkit.grading.referee', fromlist=['run']).run({source!r}, {self.seq})"
+        shown, _ = self.run(code, timeout=timeout, history=False)
+        reports, forged = self.inbox.drain()
+        mine = [r for r in reports if r.get("seq") == self.seq]
+        if forged or stale:
+            return None, "not scored: something other than the grader's referee sent score reports", shown
+        if len(mine) != 1 or len(reports) != 1:
+            return None, NO_REPORT if not mine else "not scored: more than one score was reported for this cell", \
+                shown
+        if mine[0].get("sha") != channel.fingerprint(source):
+            return None, "not scored: the test that ran was not this cell's", shown
+        return mine[0], "", shown
+
     def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.inbox.close()
         with contextlib.suppress(Exception):
             self.client.stop_channels()
         if self.cgroup:
@@ -353,6 +382,54 @@ def score_cell(cell, points: float) -> Question:
     q.score = round(points if partial is None else partial, 4)
     q.messages = failed
     return q
+
+
+def score_report(gid: str, points: float, report: dict | None, problem: str, uses_checks: bool) -> Question:
+    """A test cell's :class:`Question` from the referee's signed report: fail closed (0, with the reason)
+    without one or when the run was tainted; ``Checks`` cells score the share of their checks that
+    passed; other test cells follow nbgrader's rule (an error scores 0, a number as the last value is
+    partial credit, otherwise full marks). Text on stderr is a warning, never a zero."""
+    q = Question(gid, points)
+    if report is None:
+        q.messages = [problem or NO_REPORT]
+        return q
+    q.warning = str(report.get("stderr") or "")[-2000:]
+    if report.get("taint"):
+        q.messages = [f"not scored: {t}" for t in report["taint"]][:5]
+        return q
+    if report.get("error"):
+        q.messages = [f"the test cell raised {report['error']}"[:500]]
+        return q
+    if uses_checks:
+        records = [r for r in report.get("records", []) if isinstance(r, list) and len(r) == 3]
+        if not records or not report.get("checks"):
+            q.messages = [NO_REPORT]
+            return q
+        passed = sum(r[1] is True for r in records)
+        q.score = round(points * passed / len(records), 4)
+        q.messages = [f"{r[0]}: {r[2]}" for r in records if r[1] is not True]
+        return q
+    value = report.get("value")
+    q.score = round(points if not isinstance(value, (int, float)) else min(max(float(value), 0.0), points), 4)
+    return q
+
+
+def report_outputs(report: dict | None, question: Question, shown: list) -> list:
+    """What a graded test cell shows: what it printed, its error if any, and its score. Without a report,
+    what the kernel displayed comes first, marked as not scored."""
+    outputs = [] if report is not None else [
+        nbformat.v4.new_output("stream", name="stdout", text="[labkit: what the cell displayed, not scored]\n"),
+        *[o for o in shown if o.get("output_type") != "execute_result"]]
+    text = (report or {}).get("stdout") or ""
+    if text:
+        outputs.append(nbformat.v4.new_output("stream", name="stdout", text=text))
+    if question.warning:
+        outputs.append(nbformat.v4.new_output("stream", name="stderr", text=question.warning))
+    if report is None or report.get("taint") or report.get("error"):
+        outputs.append(nbformat.v4.new_output("stream", name="stdout", text="\n".join(question.messages) + "\n"))
+    outputs.append(nbformat.v4.new_output("execute_result", data={"text/plain": f"{question.score:g}"},
+                                          execution_count=None))
+    return outputs
 
 
 # --------------------------------------------------------------------------- one submission
@@ -423,12 +500,17 @@ def grade_submission(sub: intake.Submission, ctx: _Context) -> tuple[Result, nbf
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise KernelGone(f"the notebook ran longer than {ctx.limits.notebook_timeout:.0f} s in total")
-            if gid in plan.tests:
-                kernel.silent(_RESTORE)
             timeout = min(ctx.limits.cell_timeout, remaining)
-            cell.outputs, cell.execution_count = kernel.run(cell.source, timeout=timeout, history=gid not in plan.tests)
             if gid in plan.tests:
-                questions[gid] = score_cell(cell, plan.points[gid])
+                report, problem, shown = kernel.run_test(cell.source, timeout=timeout)
+                q = questions[gid] = score_report(gid, plan.points[gid], report, problem, gid in plan.checks_cells)
+                cell.outputs, cell.execution_count = report_outputs(report, q, shown), None
+                tampered = problem or (report or {}).get("taint")
+                result.flags += [f for f in (report or {}).get("flags", []) if f not in result.flags]
+                if tampered and "score tampering" not in result.flags:
+                    result.flags.append("score tampering")
+                continue
+            cell.outputs, cell.execution_count = kernel.run(cell.source, timeout=timeout)
     except KernelGone as exc:
         stopped = str(exc)
     except Exception as exc:  # noqa: BLE001 - a grading run must survive any one submission
@@ -437,6 +519,8 @@ def grade_submission(sub: intake.Submission, ctx: _Context) -> tuple[Result, nbf
         stopped = f"grading stopped: {type(exc).__name__}: {exc} (run labkit grade again to retry)"
     finally:
         if kernel is not None:
+            if kernel.called_referee and "calls the grader's referee" not in result.flags:
+                result.flags.append("calls the grader's referee")
             kernel.close()
     if stopped:
         result.problem = stopped

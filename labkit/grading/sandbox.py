@@ -101,6 +101,8 @@ class Spec:
     cgroups: list = field(default_factory=list)
     spark_socket: str | None = None
     spark_port: int = 15002
+    referee_socket: str | None = None  # the grader's end of the referee's channel (labkit.grading.channel)
+    referee_key: str | None = None  # hex; taken out of the spec before the learner's code can run
 
 
 # --------------------------------------------------------------------------- what this machine allows
@@ -443,12 +445,35 @@ def _run_command(spec: Spec, argv: list[str], relay_socket: str | None, relay_po
 def _run_kernel(spec: Spec) -> None:  # pragma: no cover - runs in the forked child
     from ipykernel.kernelapp import IPKernelApp
 
+    referee = None
+    if spec.referee_socket and spec.referee_key:
+        # connected while still root: the socket file is root's, and nothing else in the sandbox can reach it
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.connect(spec.referee_socket)
+        referee = (bytes.fromhex(spec.referee_key), sock)
+    spec.referee_key = None
     enter(spec)
     app = IPKernelApp.instance()
     app.initialize(["-f", spec.connection_file, "--IPKernelApp.parent_handle=0", "--HistoryManager.enabled=False"])
     if os.environ.get("MPLBACKEND") == "agg":
         draw_without_rendering(app.shell)
+    if referee is not None:
+        from labkit.grading import referee as referee_module
+        from labkit.grading.checks import DEFAULT_SEED
+
+        seed = int(os.environ.get("LABKIT_GRADING_SEED", DEFAULT_SEED))
+        referee_module.install(app.shell, *referee, seed, trusted_roots())
+        referee = None
     app.start()
+
+
+def trusted_roots() -> list[str]:
+    """Where trusted code lives, read-only in the sandbox: the interpreter's library, the virtual environment
+    and labkit itself (as given and with symbolic links resolved)."""
+    import labkit
+
+    roots = [sys.prefix, sys.base_prefix, os.path.dirname(labkit.__file__)]
+    return sorted({p for r in roots for p in (os.path.abspath(r), os.path.realpath(r))})
 
 
 def draw_without_rendering(shell) -> None:
@@ -539,6 +564,9 @@ def _zygote_main(preload: list[str], warm: list[str]) -> None:  # pragma: no cov
         spec = Spec(**request["spec"])
         pid = os.fork()
         if pid == 0:
+            # another kernel's request (and its referee key) must not stay in this kernel's memory
+            line = pending = b""
+            request["spec"] = None
             try:
                 os.dup2(os.open(os.devnull, os.O_RDWR), 0)
                 log = os.open(os.path.join(spec.workdir, ".kernel.log"), os.O_WRONLY | os.O_CREAT, 0o600)

@@ -1,0 +1,203 @@
+"""Tripwires the referee sets in a graded kernel before any learner code runs.
+
+They see what the learner's code *does*, whatever spelling it uses, where :func:`labkit.grading.guard.scan`
+sees only what it says:
+
+* :func:`code_origin` tells trusted code (the interpreter's library, the virtual environment, ``labkit``,
+  the referee's own test code) from the learner's (notebook cells, files the learner wrote, ``exec``);
+* :func:`audit_hook` is a ``sys.addaudithook`` hook that notes the learner's frames, ``gc`` and
+  ``ctypes`` introspection, code-object surgery, tracing, and refuses any later audit hook;
+* :func:`thread_gate` holds every other thread that would run learner code while a test cell runs, and
+  :func:`thread_clocks` lets the referee notice a thread that ran without being seen (C-level loops);
+* :func:`shell_state` is a fingerprint of the IPython machinery that decides how cells run and display.
+
+Every function here is called from the referee's closures; nothing is looked up on a module at run time.
+
+>>> trusted_frame = code_origin([__file__.rsplit("/", 3)[0]])
+>>> trusted_frame(sys._getframe())
+False
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+TEST_FILE = "<labkit-test>"
+# audit events that say the learner's code is reaching into the interpreter, and the flag each earns
+_AUDITED = {
+    "sys._getframe": "frames", "sys._current_frames": "frames", "sys._current_exceptions": "frames",
+    "gc.get_objects": "gc", "gc.get_referrers": "gc", "gc.get_referents": "gc",
+    "function.__new__": "builds functions from code objects", "code.__new__": "builds code objects",
+    "sys.settrace": "settrace", "sys.setprofile": "settrace",
+    "sys.addaudithook": "audit hooks",
+}
+_GETATTR = {"__code__": "__code__", "__globals__": "__globals__", "tb_frame": "frames", "gi_frame": "frames",
+            "cr_frame": "frames", "ag_frame": "frames", "f_back": "frames", "f_globals": "frames",
+            "f_locals": "frames", "__closure__": "__closure__"}
+_MEMORY = ("/mem", "/environ", "/maps", "/pagemap")
+
+
+def code_origin(roots: list[str]) -> Callable[[Any], bool]:
+    """``trusted_frame(frame)``: whether a frame runs trusted code, i.e. code from a read-only file under
+    ``roots`` (the sandbox mounts them read-only), frozen modules, the referee's ``<labkit-test>``, or a
+    method a trusted module made with ``exec`` (dataclasses, namedtuples). Everything else, notebook cells
+    and files the learner wrote included, is the learner's."""
+    prefixes = tuple(str(Path(r).resolve()) + os.sep for r in roots) + ("<frozen ",)
+    modules, cache, getattr_, type_, str_ = sys.modules, {}, getattr, type, str
+    test_file = TEST_FILE
+
+    def trusted_file(filename: str) -> bool:
+        known = cache.get(filename)
+        if known is None:
+            known = type_(filename) is str_ and (filename == test_file or filename.startswith(prefixes))
+            cache[filename] = known
+        return known
+
+    def trusted_frame(frame) -> bool:
+        code = frame.f_code
+        filename = code.co_filename
+        if filename == "<string>":  # dataclasses' and namedtuples' generated methods
+            frame_globals = frame.f_globals
+            module = modules.get(frame_globals.get("__name__", ""))
+            return module is not None and module.__dict__ is frame_globals and \
+                trusted_file(getattr_(module, "__file__", None) or "<string>")
+        return trusted_file(filename)
+
+    return trusted_frame
+
+
+def audit_hook(trusted_frame: Callable[[Any], bool], flags: list[str]) -> Callable[[str, tuple], None]:
+    """A hook that appends to ``flags`` what the learner's code did, and refuses new audit hooks."""
+    getframe, busy = sys._getframe, set()
+    get_ident = _thread.get_ident
+    audited, getattrs, memory = dict(_AUDITED), dict(_GETATTR), _MEMORY
+    str_, type_, len_, runtime_error = str, type, len, RuntimeError
+
+    def note(what: str) -> None:
+        if what not in flags:
+            flags.append(what)
+
+    def hook(event: str, args: tuple) -> None:
+        if event == "sys.addaudithook":
+            note("audit hooks")
+            raise runtime_error("labkit grade: audit hooks are not allowed while grading")
+        what = audited.get(event)
+        if what is None:
+            if event == "object.__getattr__" or event == "object.__setattr__":
+                what = getattrs.get(args[1]) if len_(args) > 1 and type_(args[1]) is str_ else None
+            elif event == "open" and args and type_(args[0]) is str_ and args[0].startswith("/proc/"):
+                what = "process memory" if args[0].endswith(memory) else None
+            elif event.startswith("ctypes."):
+                what = "ctypes"
+            if what is None:
+                return
+        me = get_ident()
+        if me in busy:
+            return
+        busy.add(me)
+        try:
+            if not trusted_frame(getframe(1)):
+                note(what)
+        finally:
+            busy.discard(me)
+
+    return hook
+
+
+def thread_gate(trusted_frame: Callable[[Any], bool]) -> tuple[dict, Callable, Callable]:
+    """``(gate, profile, wrap_starter)``. While ``gate["active"]``, a thread other than the main one blocks
+    as soon as it would run learner code (any profile event in a learner frame), until the test cell ends:
+    the referee holds ``gate["lock"]``. ``profile`` is installed in every thread started after arming by
+    the ``_thread`` starters ``wrap_starter`` returns; ``gate["seen"]`` collects the native ids of threads
+    that reported in while active, ``gate["held"]`` those held, ``gate["ids"]`` every thread started."""
+    gate = {"active": False, "main": _thread.get_ident(), "lock": _thread.allocate_lock(), "seen": set(),
+            "held": set(), "ids": set()}
+    get_ident, get_native_id, setprofile = _thread.get_ident, threading.get_native_id, sys.setprofile
+    lock, seen, held, ids, main = gate["lock"], gate["seen"], gate["held"], gate["ids"], gate["main"]
+
+    def profile(frame, event, arg):
+        if not gate["active"] or get_ident() == main:
+            return
+        tid = get_native_id()
+        seen.add(tid)
+        if not trusted_frame(frame):
+            held.add(tid)
+            with lock:  # wait for the test cell to end
+                pass
+
+    def wrap_starter(start: Callable) -> Callable:
+        def start_new_thread(function, args, kwargs=None):
+            def bootstrap(*a, **k):
+                ids.add(get_native_id())
+                setprofile(profile)
+                return function(*a, **k)
+            return start(bootstrap, args, kwargs or {})
+        return start_new_thread
+
+    return gate, profile, wrap_starter
+
+
+def thread_clocks(native_ids: set[int]) -> dict[int, str]:
+    """Each thread's scheduler statistics (CPU time and time slices): they change only if it ran."""
+    clocks = {}
+    for tid in list(native_ids):
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat") as fh:
+                clocks[tid] = fh.read()
+        except OSError:
+            continue
+    return clocks
+
+
+def shell_state(shell) -> dict[str, object]:
+    """What decides how the shell runs and displays a cell, by identity: compare two fingerprints with ``is``."""
+    state: dict[str, object] = {}
+    for name in ("displayhook", "display_pub", "display_formatter", "display_trap", "compile", "events",
+                 "custom_exceptions", "CustomTB", "InteractiveTB", "SyntaxTB", "ast_node_interactivity",
+                 "showtraceback", "showsyntaxerror", "run_cell", "run_cell_async", "run_ast_nodes", "run_code",
+                 "transform_cell", "user_ns", "user_global_ns", "kernel"):
+        state[name] = shell.__dict__.get(name, getattr(type(shell), name, None))
+    for name in ("input_transformers_cleanup", "input_transformers_post", "ast_transformers"):
+        state[name] = tuple(getattr(shell, name, ()))
+    state["events"] = tuple((k, tuple(v)) for k, v in shell.events.callbacks.items())
+    formatters = shell.display_formatter.formatters
+    state["formatters"] = tuple((k, f, tuple(f.type_printers.items()), tuple(f.deferred_printers.items()))
+                                for k, f in formatters.items())
+    kernel = getattr(shell, "kernel", None)
+    if kernel is not None:
+        for name in ("do_execute", "execute_request", "send_response", "session", "iopub_socket"):
+            state[f"kernel.{name}"] = kernel.__dict__.get(name, getattr(type(kernel), name, None))
+        session = getattr(kernel, "session", None)
+        if session is not None:
+            state["session.send"] = session.__dict__.get("send", type(session).send)
+    for cls in {type(shell), type(kernel)} - {type(None)}:
+        for klass in cls.__mro__:
+            if klass.__module__.split(".")[0] in ("IPython", "ipykernel"):
+                state[f"class {klass.__qualname__}"] = tuple(sorted(vars(klass).items(), key=lambda kv: kv[0]))
+    return state
+
+
+def changed(before: dict[str, object], after: dict[str, object]) -> list[str]:
+    """Names of the parts of :func:`shell_state` that differ (by identity, element by element)."""
+    out = []
+    for key, old in before.items():
+        new = after.get(key)
+        if type(old) is tuple and type(new) is tuple:
+            same = len(old) == len(new) and all(_same(a, b) for a, b in zip(old, new, strict=True))
+        else:
+            same = old is new
+        if not same:
+            out.append(key)
+    return out
+
+
+def _same(a: object, b: object) -> bool:
+    if type(a) is tuple and type(b) is tuple:
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a is b
