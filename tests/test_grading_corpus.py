@@ -119,6 +119,124 @@ case("reads_its_own_frames", 5)(answers(square=(
     "        print(frame.f_code.co_consts)\n        frame = frame.f_back\n    print(In)\n    return x * x")))
 
 
+# ---- score forging: a blank submission plus a trick, written by someone who has read labkit's source. Each must
+# earn nothing; FLAGGED names the flag each must also raise for review.
+SQUARE_BLANK = "def square(x):\n    raise NotImplementedError()"
+FLAGGED: dict[str, str] = {}
+
+
+def forge(name: str, code: str, flag: str = "", expected: float = 0):
+    FLAGGED.update({name: flag} if flag else {})
+    case(name, expected)(answers(square=SQUARE_BLANK + "\n" + code, mean=MEAN_BLANK))
+
+
+MEAN_BLANK = "if 'mean' not in dir():\n    def mean(xs):\n        raise NotImplementedError()"
+
+
+SHOW_FIVE = "lambda *a, **k: print(5)"
+forge("forge_showtraceback", "import IPython.core.interactiveshell\n"
+      "IPython.core.interactiveshell.InteractiveShell.showtraceback = lambda *args, **kwargs: None", "IPython")
+forge("forge_showtraceback_none", "import IPython.core.interactiveshell\n"
+      "IPython.core.interactiveshell.InteractiveShell.showtraceback = None", "IPython")
+forge("forge_displayhook", "ip = get_ipython()\nclass Hook:\n    def __call__(self, value):\n        print(5)\n"
+      "    def __getattr__(self, name):\n        return getattr(ip.__dict__['displayhook'], name)\n"
+      "ip.displayhook = Hook()\nimport sys\nsys.displayhook = Hook()", "get_ipython")
+forge("forge_formatter", "from IPython import get_ipython as g\nf = g().display_formatter.formatters['text/plain']\n"
+      "f.for_type(float, lambda o, p, c: p.text('5'))\nf.for_type(type(None), lambda o, p, c: p.text('5'))",
+      "get_ipython")
+forge("forge_ast_transformer", "import ast, IPython\nclass Five(ast.NodeTransformer):\n"
+      "    def visit_Module(self, node):\n        return ast.parse('5')\n"
+      "IPython.get_ipython().ast_transformers.append(Five())", "score tampering")
+forge("forge_input_transformer", "import importlib\nshell = importlib.import_module('IPython').get_ipython()\n"
+      "shell.input_transformers_post.append(lambda lines: ['5\\n'])", "score tampering")
+forge("forge_events", "import sys\nshell = sys.modules['IPython'].get_ipython()\n"
+      "shell.events.register('post_run_cell', lambda result: print('5/5 checks passed'))", "sys.modules")
+forge("forge_custom_exc", "m = __import__('IP' + 'ython')\nshell = m.get_ipython()\n"
+      "shell.set_custom_exc((BaseException,), lambda *a, **k: print(5))", "__import__")
+forge("forge_run_cell", "shell = get_ipython()\nreal = shell.run_cell\n"
+      "shell.run_cell = lambda raw_cell, *a, **k: real('5', *a, **k)", "get_ipython")
+forge("forge_do_execute", "kernel = get_ipython().kernel\nreal = kernel.do_execute\n"
+      "def fake(code, *a, **k):\n    return real('5', *a, **k)\nkernel.do_execute = fake", "get_ipython")
+forge("forge_session_send", "session = get_ipython().kernel.session\nreal = session.send\n"
+      "def send(stream, msg_or_type, content=None, *a, **k):\n"
+      "    if msg_or_type == 'execute_result' and content:\n        content['data'] = {'text/plain': '5'}\n"
+      "    return real(stream, msg_or_type, content, *a, **k)\nsession.send = send", "get_ipython")
+forge("forge_fake_referee", "import labkit.grading.referee as r\nr.run = " + SHOW_FIVE, "score tampering")
+forge("forge_call_referee", "import labkit.grading.referee as r\nfor seq in range(1, 6):\n"
+      "    r.run('checks = Checks(points=2)\\nchecks.check(\"x\", lambda: True)\\nchecks.score()', seq)",
+      "referee")
+forge("forge_datagrams", "import json, os, socket\nfor fd in range(3, 200):\n    try:\n"
+      "        s = socket.socket(fileno=os.dup(fd))\n    except OSError:\n        continue\n"
+      "    if s.type == socket.SOCK_DGRAM:\n        for seq in range(1, 4):\n"
+      "            body = json.dumps({'seq': seq, 'records': [['x', True, '']], 'checks': 1}).encode()\n"
+      "            s.send(b'0' * 32 + body)\n    s.detach()", "score tampering")
+forge("forge_patch_checks_class", "import labkit.grading.checks as c\n"
+      "class Always(c.Checks):\n    def close(self, *a, **k):\n        return self._record('x', True)\n"
+      "c.Checks = Always\nChecks = Always", "Checks")
+forge("forge_patch_canonical", "import labkit.grading.canonical as c, numpy\n"
+      "c.numbers = lambda v: numpy.zeros(())\nc.plain = lambda v: v\nnumpy.allclose = lambda *a, **k: True\n"
+      "def square(x):\n    return 0\n", "")
+forge("forge_liar", "class Liar(float):\n    def __eq__(self, other):\n        return True\n"
+      "    __hash__ = float.__hash__\n    def __array__(self, *a, **k):\n"
+      "        import labkit.grading.canonical as c, numpy\n        c.numbers = lambda v: numpy.asarray(9.0)\n"
+      "        numpy.allclose = lambda *a, **k: True\n        return numpy.asarray(-1.0)\n"
+      "def square(x):\n    return Liar(-1)\ndef mean(xs):\n    return Liar(-1)\n")
+forge("forge_thread_patcher", "import builtins, threading, time\nreal_sum = builtins.sum\n"
+      "def patch():\n    while True:\n        builtins.sum = lambda xs: 0.0\n        time.sleep(0.0005)\n"
+      "threading.Thread(target=patch, daemon=True).start()\ndef mean(xs):\n    return 0.0\n"
+      "def square(x):\n    return 0.0\n", "thread")
+forge("forge_c_level_thread", "import builtins, collections, itertools, threading, time\n"
+      "fake = lambda xs, *a: 0.0\n"
+      "loop = zip(map(time.sleep, itertools.repeat(0.0005)), map(setattr, itertools.repeat(builtins), "
+      "itertools.repeat('sum'), itertools.repeat(fake)))\n"
+      "threading.Thread(target=collections.deque, args=(loop,), kwargs={'maxlen': 0}, daemon=True).start()\n"
+      "def mean(xs):\n    return 0.0\n", "score tampering")
+forge("forge_signal_handler", "import builtins, signal\n"
+      "def handler(*a):\n    builtins.sum = lambda xs, *b: 0.0\n"
+      "signal.signal(signal.SIGALRM, handler)\nsignal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)\n"
+      "def mean(xs):\n    return 0.0\n", "signal")
+forge("forge_finaliser", "import builtins, gc\nclass Bomb:\n    def __del__(self):\n"
+      "        builtins.sum = lambda xs, *a: 0.0\n        Bomb().me = Bomb()\n"
+      "for _ in range(1000):\n    b = Bomb(); b.me = b\ndel b\ngc.callbacks.append(lambda *a: setattr(builtins, 'sum', "
+      "lambda xs, *c: 0.0))\ndef mean(xs):\n    return 0.0\n", "gc")
+forge("forge_settrace", "import builtins, sys\ndef tracer(frame, event, arg):\n"
+      "    builtins.sum = lambda xs, *a: 0.0\n    return tracer\nsys.settrace(tracer)\nsys.setprofile(tracer)\n"
+      "def mean(xs):\n    return 0.0\n", "settrace")
+forge("forge_audit_hook", "import builtins, sys\n"
+      "sys.addaudithook(lambda event, args: setattr(builtins, 'sum', lambda xs, *a: 0.0))\n"
+      "def mean(xs):\n    return 0.0\n", "audit hooks")
+forge("forge_record_from_inside", "def square(x):\n    import sys\n    f = sys._getframe(1)\n    while f is not None:\n"
+      "        c = f.f_locals.get('self')\n        if c is not None and hasattr(c, '_record'):\n"
+      "            for i in range(50):\n                c._record('x', True)\n        f = f.f_back\n    return 0",
+      "frames")
+forge("forge_seed", "import os, numpy\nos.environ['LABKIT_GRADING_SEED'] = '1'\nrng = numpy.random.default_rng(1)\n"
+      "answers = [9.0] + [rng.normal() ** 2 for _ in range(4)]\n"
+      "def square(x):\n    return answers.pop(0) if answers else 0.0\n", "", expected=0.4)
+forge("forge_import_hook", "import builtins\nreal = builtins.__import__\n"
+      "def imp(name, *a, **k):\n    if name.startswith('labkit.grading.referee'):\n"
+      "        return type('R', (), {'run': staticmethod(lambda *a: print(5))})\n"
+      "    return real(name, *a, **k)\nbuiltins.__import__ = imp", "builtins")
+forge("forge_proc_mem", "import os\nfor p in ['/proc/self/environ', '/proc/self/mem', '/proc/self/maps']:\n"
+      "    try:\n        open(p, 'rb').read(100)\n        print('READ', p)\n    except OSError as exc:\n"
+      "        print('refused', p, type(exc).__name__)", "process memory")
+# the same tricks beside a correct answer: they must not cost a point
+case("correct_with_threads", 5)(answers(square="import threading, time\n"
+     "def spin():\n    while True:\n        time.sleep(0.001)\nthreading.Thread(target=spin, daemon=True).start()\n"
+     + SQUARE_OK))
+case("correct_with_signal_handler", 5)(answers(square="import signal\ncount = [0]\n"
+     "signal.signal(signal.SIGALRM, lambda *a: count.__setitem__(0, count[0] + 1))\n"
+     "signal.setitimer(signal.ITIMER_REAL, 0.005, 0.005)\n" + SQUARE_OK))
+case("correct_with_finalisers", 5)(answers(square="class Node:\n    def __del__(self):\n        pass\n"
+     "for _ in range(1000):\n    n = Node(); n.me = n\n" + SQUARE_OK))
+case("correct_with_tracer_and_recursion_limit", 5)(answers(square="import sys\nsys.setrecursionlimit(200)\n"
+     "sys.settrace(lambda *a: None)\n" + SQUARE_OK))
+case("correct_printing_fake_lines", 5)(answers(square="def square(x):\n    print('✗ square(3): expected 9, got 0')\n"
+     "    print('0/5 checks passed')\n    return x * x"))
+case("correct_with_display_and_numpy_subclass", 5)(answers(square="from IPython.display import display\n"
+     "display('hello')\nclass MyFloat(float):\n    pass\n" + SQUARE_OK,
+     mean="def mean(xs):\n    import numpy\n    return float(numpy.mean(numpy.asarray(xs)))"))
+
+
 @case("deleted_test_cell", 5)
 def _(nb):
     nb = answers()(nb)
@@ -322,6 +440,13 @@ def test_the_sandbox_kept_files_and_network_out_of_reach(graded):
     assert "fork refused after" in fork
     leftover = subprocess.run(["ps", "-eo", "uid="], capture_output=True, text=True).stdout.split()
     assert not [u for u in leftover if int(u) >= sandbox.FIRST_UID]
+
+
+@pytest.mark.parametrize("learner", sorted(FLAGGED))
+def test_forging_attempts_are_flagged_for_review(graded, learner):
+    out = graded["proc"].stdout
+    lines = {line.split()[0]: line for line in out.splitlines() if line and not line.startswith(" ")}
+    assert FLAGGED[learner] in lines[learner], lines[learner]
 
 
 def test_kernel_deaths_are_explained(graded):

@@ -168,16 +168,39 @@ def test_guard_undoes_patches_of_numpy_builtins_and_checks(armed_guard):
 
 
 def test_checks_undo_a_patch_made_by_the_code_under_test(armed_guard):
-    import labkit.grading.checks as checks_module
+    import labkit.grading.canonical as canonical_module
     from labkit.grading.checks import Checks
 
+    real = (canonical_module.numbers, np.allclose)
+
     def cheat():
-        checks_module._allclose = lambda *a, **k: True
+        canonical_module.numbers = lambda value: np.asarray(9.0)
+        np.allclose = lambda *a, **k: True
         return 0
 
     checks = Checks(points=1)
     assert checks.close("cheat", cheat, 9) is False
-    assert checks_module._allclose is np.allclose
+    assert (canonical_module.numbers, np.allclose) == real
+
+
+def test_checks_compare_plain_values_so_an_answer_cannot_claim_equality():
+    from labkit.grading.checks import Checks
+
+    class Liar(float):
+        def __eq__(self, other):
+            return True
+
+        __hash__ = float.__hash__
+
+        def __bool__(self):
+            return True
+
+    checks = Checks(points=3)
+    assert checks.equal("a list", lambda: [Liar(1.0)], [2.0]) is False
+    assert checks.check("a predicate", lambda: Liar(2.0)) is False  # truthy is not True
+    assert checks.close("a number", lambda: Liar(1.0), 2.0) is False
+    assert checks.passed == 0
+    assert "expected plain values" in checks.results[0][2] and "True or False" in checks.results[1][2]
 
 
 @pytest.mark.parametrize(("code", "flag"), [

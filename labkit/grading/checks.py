@@ -160,6 +160,25 @@ def make_checks(hooks: RefereeHooks | None = None) -> type:
             ok = got == want
             return self._record(description, ok, "" if ok else f"expected {_text(want)}, got {_text(got)}")
 
+        def agree(self, description: str, first: Callable[[], Any], second: Callable[[], Any], *,
+                  same: bool = True) -> bool:
+            """Pass when two answers of the learner's are the same (``same=False``: differ), compared as plain
+            values: a seeded draw repeated, two seeds that must differ."""
+            a, error = self._run(first, plain, "plain values (numbers, strings, lists, dicts, arrays)")
+            if not error:
+                b, error = self._run(second, plain, "plain values (numbers, strings, lists, dicts, arrays)")
+            if error:
+                return self._record(description, False, error)
+            ok = (a == b) is same
+            return self._record(description, ok, "" if ok else ("the two answers differ" if same else
+                                                                "the two answers are the same"))
+
+        def answer(self, compute: Callable[[], Any]) -> Any:
+            """The learner's answer as a plain value, for several checks to examine (``None`` if it raised or is
+            not plain: the checks that use it then fail)."""
+            value, error = self._run(compute, plain, "plain values")
+            return None if error else value
+
         @property
         def passed(self) -> int:
             return sum(ok for _, ok, _ in self.results)

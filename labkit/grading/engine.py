@@ -504,6 +504,9 @@ def grade_submission(sub: intake.Submission, ctx: _Context) -> tuple[Result, nbf
             if gid in plan.tests:
                 report, problem, shown = kernel.run_test(cell.source, timeout=timeout)
                 q = questions[gid] = score_report(gid, plan.points[gid], report, problem, gid in plan.checks_cells)
+                # what reached the kernel's stderr at the file-descriptor level (native libraries) is shown too
+                q.warning = (q.warning + "".join(o.get("text", "") for o in shown if o.get("output_type") == "stream"
+                                                 and o.get("name") == "stderr"))[-2000:]
                 cell.outputs, cell.execution_count = report_outputs(report, q, shown), None
                 tampered = problem or (report or {}).get("taint")
                 result.flags += [f for f in (report or {}).get("flags", []) if f not in result.flags]

@@ -190,7 +190,7 @@ def scan(source: str) -> list[str]:
                 flag(_SUSPICIOUS_ATTRS[node.attr])
             continue
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "setattr") \
-                and len(node.args) > 1 and _folded(node.args[1]) is None:
+                and len(node.args) > 1 and not isinstance(node.args[1], ast.Constant):
             flag(f"{node.func.id} with a computed name")
             continue
         elif isinstance(node, ast.ImportFrom):

@@ -68,12 +68,12 @@ def install(shell, key: bytes, sock: socket, seed: int, roots: list[str]) -> Non
     hooks, begin, end = _stage(state, gate, trusted_frame, flags, seed)
     checks.Checks = referee_checks = checks.make_checks(hooks)
     execute = _executor(shell.user_ns, referee_checks, state)
-    report_for = _reporter(key, shell, state, flags)
+    report_for = _reporter(key, shell, state, flags, trusted_frame)
     send, write_out, get_ident, main = sock.send, sys.stdout.write, _thread.get_ident, gate["main"]
 
     def arm_now() -> None:
         if state["shell"] is None:
-            state["shell"] = tripwires.shell_state(shell)
+            state["shell"] = tripwires.shell_state(shell, trusted_frame)
 
     def run_test(source: str, seq: int) -> None:
         if get_ident() != main or state["active"]:
@@ -130,7 +130,7 @@ def _executor(user_ns: dict, checks_class: type, state: dict):
     return execute
 
 
-def _reporter(key: bytes, shell, state: dict, flags: list[str]):
+def _reporter(key: bytes, shell, state: dict, flags: list[str], trusted_frame):
     """``report_for(source, seq, outcome, captured)``: the signed datagram and the text to display."""
     sign, fingerprint, max_datagram = channel.sign, channel.fingerprint, channel.MAX_DATAGRAM
     shell_state, changed, list_, len_ = tripwires.shell_state, tripwires.changed, list, len
@@ -140,7 +140,7 @@ def _reporter(key: bytes, shell, state: dict, flags: list[str]):
                                   "records": list_(state["records"]), "taint": list_(state["taint"]),
                                   "flags": list_(flags)}
         if state["shell"] is not None:
-            moved = changed(state["shell"], shell_state(shell))
+            moved = changed(state["shell"], shell_state(shell, trusted_frame))
             if moved:
                 report["flags"].append(f"changed how cells run or display ({', '.join(moved[:4])})")
         report["stdout"] = captured[0].getvalue()[-MAX_TEXT:]
@@ -166,17 +166,27 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int):
     recursion, gc_was_enabled, string_io = sys.getrecursionlimit(), gc.isenabled(), io.StringIO
     get_ident, main, lock, clocks_of = _thread.get_ident, gate["main"], gate["lock"], tripwires.thread_clocks
     sys_module, callable_, str_, len_ = sys, callable, str, len
-    stage: dict[str, Any] = {"captured": None, "signals": {}, "clocks": {}, "real": None}
+    stage: dict[str, Any] = {"captured": None, "signals": {}, "clocks": {}, "real": None, "auto": None}
+    getprofile = sys.getprofile
 
     def note(where: list[str], what: str) -> None:
         if what not in where:
             where.append(what)
 
-    def watch(frame, event, arg):  # the main thread's profile hook between guarded calls
-        if not state["learner"] and not trusted_frame(frame):
-            note(state["taint"], f"your code ran during the test outside a check ({frame.f_code.co_name})")
+    def watch(frame, event, arg):
+        """The main thread's profile hook between checks: learner code the test reaches outside a check (a
+        notebook helper, an answer's ``__array__``) runs as if guarded: everything is put back when it returns."""
+        if state["learner"]:
+            if event == "return" and frame is stage["auto"]:
+                stage["auto"] = None
+                state["learner"] -= 1
+                lock_down(rehook=False)
+            return
+        if event == "call" and not trusted_frame(frame):
+            stage["auto"] = frame
+            state["learner"] += 1
 
-    def lock_down() -> None:
+    def lock_down(rehook: bool = True) -> None:
         """What holds between guarded calls: restored modules, no hooks, no learner signal handlers."""
         state["restore"](None, extend=True)
         settrace(None)
@@ -192,10 +202,12 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int):
             except (OSError, ValueError, TypeError):
                 continue
         sys_module.stdout, sys_module.stderr = stage["captured"]
-        setprofile(watch)
+        if rehook:
+            setprofile(watch)
 
     def begin():
         state.update(active=True, learner=0, records=[], taint=[], n=0)
+        stage["auto"] = None
         stage.update(captured=(string_io(), string_io()), signals={},
                      real=(sys_module.stdout, sys_module.stderr))
         lock.acquire()
@@ -207,6 +219,8 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int):
         return stage["captured"]
 
     def end() -> None:
+        if getprofile() is not watch or state["learner"]:
+            note(state["taint"], "your code was still running when the test ended")
         setprofile(None)
         gate["active"] = False
         before = stage["clocks"]
@@ -256,6 +270,9 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int):
             return True
         if state["learner"] or get_ident() != main:
             note(state["taint"], "a check was recorded from inside your code")
+            return False
+        if getprofile() is not watch:
+            note(state["taint"], "your code removed the grader's profile hook")
             return False
         state["records"].append([str_(description)[:500], ok is True, str_(message)[:500]])
         return True

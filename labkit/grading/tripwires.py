@@ -35,7 +35,7 @@ _AUDITED = {
     "gc.get_objects": "gc", "gc.get_referrers": "gc", "gc.get_referents": "gc",
     "function.__new__": "builds functions from code objects", "code.__new__": "builds code objects",
     "sys.settrace": "settrace", "sys.setprofile": "settrace",
-    "sys.addaudithook": "audit hooks",
+    "sys.addaudithook": "audit hooks", "compile": "eval/exec", "exec": "eval/exec",
 }
 _GETATTR = {"__code__": "__code__", "__globals__": "__globals__", "tb_frame": "frames", "gi_frame": "frames",
             "cr_frame": "frames", "ag_frame": "frames", "f_back": "frames", "f_globals": "frames",
@@ -44,30 +44,22 @@ _MEMORY = ("/mem", "/environ", "/maps", "/pagemap")
 
 
 def code_origin(roots: list[str]) -> Callable[[Any], bool]:
-    """``trusted_frame(frame)``: whether a frame runs trusted code, i.e. code from a read-only file under
-    ``roots`` (the sandbox mounts them read-only), frozen modules, the referee's ``<labkit-test>``, or a
-    method a trusted module made with ``exec`` (dataclasses, namedtuples). Everything else, notebook cells
-    and files the learner wrote included, is the learner's."""
+    """``trusted_frame(frame)``: whether a frame runs trusted code, i.e. code from a file under ``roots`` (the
+    sandbox mounts them read-only), frozen modules, the referee's ``<labkit-test>``, or code a library made
+    with ``exec``/``eval`` (``<string>``: dataclasses' and namedtuples' methods). Everything else, notebook
+    cells and files the learner wrote included, is the learner's. A learner who compiles code under a
+    trusted file name needs ``compile``/``exec``, which :func:`audit_hook` flags."""
     prefixes = tuple(str(Path(r).resolve()) + os.sep for r in roots) + ("<frozen ",)
-    modules, cache, getattr_, type_, str_ = sys.modules, {}, getattr, type, str
-    test_file = TEST_FILE
-
-    def trusted_file(filename: str) -> bool:
-        known = cache.get(filename)
-        if known is None:
-            known = type_(filename) is str_ and (filename == test_file or filename.startswith(prefixes))
-            cache[filename] = known
-        return known
+    cache, type_, str_ = {}, type, str
+    trusted_names = (TEST_FILE, "<string>")
 
     def trusted_frame(frame) -> bool:
-        code = frame.f_code
-        filename = code.co_filename
-        if filename == "<string>":  # dataclasses' and namedtuples' generated methods
-            frame_globals = frame.f_globals
-            module = modules.get(frame_globals.get("__name__", ""))
-            return module is not None and module.__dict__ is frame_globals and \
-                trusted_file(getattr_(module, "__file__", None) or "<string>")
-        return trusted_file(filename)
+        filename = frame.f_code.co_filename
+        known = cache.get(filename)
+        if known is None:
+            known = type_(filename) is str_ and (filename in trusted_names or filename.startswith(prefixes))
+            cache[filename] = known
+        return known
 
     return trusted_frame
 
@@ -155,8 +147,9 @@ def thread_clocks(native_ids: set[int]) -> dict[int, str]:
     return clocks
 
 
-def shell_state(shell) -> dict[str, object]:
-    """What decides how the shell runs and displays a cell, by identity: compare two fingerprints with ``is``."""
+def shell_state(shell, trusted_frame: Callable[[Any], bool]) -> dict[str, object]:
+    """What decides how the shell runs and displays a cell, by identity: compare two fingerprints with ``is``.
+    Event callbacks that trusted code registers (a library's ``post_execute`` hook) are left out."""
     state: dict[str, object] = {}
     for name in ("displayhook", "display_pub", "display_formatter", "display_trap", "compile", "events",
                  "custom_exceptions", "CustomTB", "InteractiveTB", "SyntaxTB", "ast_node_interactivity",
@@ -165,7 +158,11 @@ def shell_state(shell) -> dict[str, object]:
         state[name] = shell.__dict__.get(name, getattr(type(shell), name, None))
     for name in ("input_transformers_cleanup", "input_transformers_post", "ast_transformers"):
         state[name] = tuple(getattr(shell, name, ()))
-    state["events"] = tuple((k, tuple(v)) for k, v in shell.events.callbacks.items())
+    def untrusted(callback) -> bool:
+        code = getattr(getattr(callback, "__func__", callback), "__code__", None)
+        return code is not None and not trusted_frame(_CodeFrame(code))
+
+    state["events"] = tuple((k, tuple(cb for cb in v if untrusted(cb))) for k, v in shell.events.callbacks.items())
     formatters = shell.display_formatter.formatters
     state["formatters"] = tuple((k, f, tuple(f.type_printers.items()), tuple(f.deferred_printers.items()))
                                 for k, f in formatters.items())
@@ -181,6 +178,13 @@ def shell_state(shell) -> dict[str, object]:
             if klass.__module__.split(".")[0] in ("IPython", "ipykernel"):
                 state[f"class {klass.__qualname__}"] = tuple(sorted(vars(klass).items(), key=lambda kv: kv[0]))
     return state
+
+
+class _CodeFrame:
+    """Enough of a frame for ``trusted_frame``: its code."""
+
+    def __init__(self, code) -> None:
+        self.f_code = code
 
 
 def changed(before: dict[str, object], after: dict[str, object]) -> list[str]:
