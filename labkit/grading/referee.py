@@ -7,10 +7,11 @@ before any learner code runs, :func:`install` sets up a referee; the grader then
 through :func:`run`, which:
 
 1. puts back what the learner may have patched (:mod:`labkit.grading.guard`, bound in a closure), clears
-   trace and profile hooks, ignores the learner's signal handlers and turns the garbage collector off,
-   so no learner code runs behind the test's back (``__del__``, ``weakref`` callbacks, ``SIGALRM``);
-2. holds every other thread at its next line of learner code (:class:`~labkit.grading.tripwires.ThreadGate`)
-   and watches the main thread with a profile hook: learner code may run only inside a check's guarded call;
+   trace and profile hooks and ignores the learner's signal handlers;
+2. holds every other thread at its next line of learner code (:func:`~labkit.grading.tripwires.thread_gate`)
+   and watches the main thread with a profile hook: learner code the test reaches outside a check (a
+   notebook helper, an answer's ``__array__``, a ``__del__`` the garbage collector runs) is guarded as a
+   check's call is: when it returns, everything is put back again;
 3. executes the test cell's source itself (compiled as ``<labkit-test>``, in a copy of the learner's
    namespace, with the referee's own ``Checks``), not through IPython;
 4. reports the checks' results to the grader as one datagram signed with a key only the grader and the
@@ -159,11 +160,11 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int):
     """``(hooks, begin, end)``: what holds while a test cell runs, and the hooks the referee's ``Checks``
     calls around every call into learner code and to record a result."""
     settrace, setprofile, setrecursionlimit = sys.settrace, sys.setprofile, sys.setrecursionlimit
-    gc_enable, gc_disable, gc_callbacks, armed_callbacks = gc.enable, gc.disable, gc.callbacks, list(gc.callbacks)
+    gc_callbacks, armed_callbacks = gc.callbacks, list(gc.callbacks)
     set_signal, get_signal = _signal.signal, _signal.getsignal
     ignore = _signal.SIG_IGN
     armed_signals = {s: get_signal(s) for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)}
-    recursion, gc_was_enabled, string_io = sys.getrecursionlimit(), gc.isenabled(), io.StringIO
+    recursion, string_io = sys.getrecursionlimit(), io.StringIO
     get_ident, main, lock, clocks_of = _thread.get_ident, gate["main"], gate["lock"], tripwires.thread_clocks
     sys_module, callable_, str_, len_ = sys, callable, str, len
     stage: dict[str, Any] = {"captured": None, "signals": {}, "clocks": {}, "real": None, "auto": None}
@@ -191,8 +192,7 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int):
         state["restore"](None, extend=True)
         settrace(None)
         setrecursionlimit(recursion)
-        gc_disable()
-        gc_callbacks[:] = armed_callbacks
+        gc_callbacks[:] = armed_callbacks  # a learner's finaliser that still runs is caught by ``watch``
         for signum, armed_handler in armed_signals.items():
             try:
                 current = get_signal(signum)
@@ -237,8 +237,6 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int):
                 set_signal(signum, handler)
             except (OSError, ValueError, TypeError):
                 continue
-        if gc_was_enabled:
-            gc_enable()
         sys_module.stdout, sys_module.stderr = stage["real"]
 
     def enter() -> None:
@@ -249,8 +247,6 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int):
             setprofile(None)
             gate["active"] = False
             lock.release()
-            if gc_was_enabled:
-                gc_enable()
 
     def leave() -> None:
         if not state["active"] or state["learner"] == 0:
