@@ -19,11 +19,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
+from scratch import PROBE_LAB, _probe_cells, gradebook_rows, probe_lab, scratch_course, scratch_env
 
+from labkit._env import environment
 from labkit.grading import guard, intake
-from labkit.grading.engine import score_cell, seed_for
+from labkit.grading.checks import Checks  # imported first: the guard snapshots the classes it protects
+from labkit.grading.plan import seed_for
 from labkit.grading.report import item_analysis
-from labkit.grading.scratch import PROBE_LAB, _env, _probe_cells, gradebook_rows, probe_lab, scratch_course, scratch_env
+from labkit.grading.scoring import score_cell
 
 BIN = Path(sys.executable).parent
 
@@ -156,7 +159,6 @@ def armed_guard():
 def test_guard_undoes_patches_of_numpy_builtins_and_checks(armed_guard):
     import builtins
 
-    from labkit.grading.checks import Checks
 
     real = (np.allclose, builtins.round, Checks.close)
     np.allclose = lambda *a, **k: True
@@ -169,7 +171,6 @@ def test_guard_undoes_patches_of_numpy_builtins_and_checks(armed_guard):
 
 def test_checks_undo_a_patch_made_by_the_code_under_test(armed_guard):
     import labkit.grading.canonical as canonical_module
-    from labkit.grading.checks import Checks
 
     real = (canonical_module.numbers, np.allclose)
 
@@ -184,7 +185,6 @@ def test_checks_undo_a_patch_made_by_the_code_under_test(armed_guard):
 
 
 def test_checks_compare_plain_values_so_an_answer_cannot_claim_equality():
-    from labkit.grading.checks import Checks
 
     class Liar(float):
         def __eq__(self, other):
@@ -248,7 +248,7 @@ def test_item_analysis_needs_every_questions_points():
 # --------------------------------------------------------------------------- end to end: resumable, deterministic
 
 def _perfect(course: Path):
-    with _env(scratch_env(course)):
+    with environment(scratch_env(course)):
         released = nbformat.read(course / "labs" / PROBE_LAB / f"{PROBE_LAB}.ipynb", as_version=4)
     for cell in released.cells:
         if _gid(cell) == "square_solution":
@@ -365,14 +365,8 @@ def test_the_zygote_serves_requests_that_arrive_in_one_read(tmp_path):
     try:
         spec = sandbox.Spec(name="pair", workdir=str(tmp_path), connection_file="", uid=os.getuid(),
                             limits=asdict(sandbox.Limits()))
-        lines = b"".join(json.dumps({"id": i, "spec": asdict(spec), "argv": ["true"]}).encode() + b"\n"
-                         for i in (101, 102, 103))
-        with zygote._lock:  # as three racing spawn() calls would land: one write, one read
-            zygote.proc.stdin.write(lines)
-            zygote.proc.stdin.flush()
-        with zygote._cond:
-            assert zygote._cond.wait_for(lambda: {101, 102, 103} <= zygote._replies.keys(), 10), zygote._replies
-        pids = [zygote._replies[i] for i in (101, 102, 103)]
+        pids = zygote.spawn_many([spec] * 3, 10, argv=["true"])  # one write, as three racing spawn() calls land
+        assert len(set(pids)) == 3
         assert [zygote.wait_exit(pid, 30) for pid in pids] == [0, 0, 0]
     finally:
         zygote.close()

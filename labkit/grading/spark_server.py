@@ -5,7 +5,7 @@ one. The grader therefore starts the Spark Connect server that ships in PySpark 
 sandbox of its own (its own user, network namespace and mount namespace with the instructor's folders
 hidden: learner UDFs run in its Python workers, so it must not see hidden tests or the gradebook
 either). Kernels have no network: each reaches the server through a Unix socket, relayed to
-127.0.0.1:15002 inside the kernel's namespace (:func:`labkit.grading.sandbox._spark_relay`) and back to
+127.0.0.1:15002 inside the kernel's namespace (:mod:`labkit.grading.sandbox.relay`) and back to
 the server's loopback by a relay started next to it.
 
 Shared means shared: one submission's heavy Spark job slows the others' (per-cell timeouts bound it),
@@ -22,10 +22,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from labkit.grading import sandbox
-from labkit.grading.engine import _visible_paths, secret_paths
-from labkit.spark_connect import SERVER_CLASS, SparkConnectError
+from labkit.spark_connect import DEFAULT_PORT, SERVER_CLASS, SparkConnectError
 
-PORT = 15002
+PORT = DEFAULT_PORT  # inside the server's own network namespace, so the default never collides
 
 
 def server_command(port: int = PORT, *, driver_memory: str = "2g") -> list[str]:
@@ -63,8 +62,8 @@ class SharedSparkServer:
                "SPARK_LOG_DIR": str(self.workdir), "SPARK_CONF_DIR": str(self.workdir)}
         spec = sandbox.Spec(name="spark", workdir=str(self.workdir), connection_file="", uid=uid,
                             limits=asdict(limits), env=env, cgroups=self.cgroup.procs_files if self.cgroup else [],
-                            readonly=_visible_paths(),
-                            hide=secret_paths())
+                            readonly=sandbox.visible_paths(),
+                            hide=sandbox.secret_paths())
         self.pid = zygote.exec(spec, server_command(PORT), relay_socket=self.socket, relay_port=PORT)
         deadline = time.monotonic() + timeout
         while not self._ready():
