@@ -42,15 +42,41 @@ def scratch_env(path: Path) -> dict[str, str]:
 PROBE_LAB = "00_probe"
 
 
-def _probe_cells() -> list:
+def meta(grade_id: str, *, solution=False, grade=False, locked=False, points=0) -> dict:
+    """nbgrader metadata for a probe cell."""
+    m = {"grade_id": grade_id, "solution": solution, "grade": grade, "locked": locked, "schema_version": 3,
+         "task": False}
+    if grade:
+        m["points"] = points
+    return {"nbgrader": m}
+
+
+def spark_probe_cells() -> list:
+    """A two-task Spark lab (5 points): ``evens`` runs a Spark query, ``total`` a Python UDF on the server."""
     import nbformat
 
-    def meta(grade_id: str, *, solution=False, grade=False, locked=False, points=0) -> dict:
-        m = {"grade_id": grade_id, "solution": solution, "grade": grade, "locked": locked, "schema_version": 3,
-             "task": False}
-        if grade:
-            m["points"] = points
-        return {"nbgrader": m}
+    code, md = nbformat.v4.new_code_cell, nbformat.v4.new_markdown_cell
+    return [
+        md("# Spark probe lab"),
+        code("from labkit.spark import get_spark\nfrom labkit.grading.checks import Checks\nspark = get_spark()",
+             metadata=meta("setup", locked=True)),
+        code('def evens(n):\n    ### BEGIN SOLUTION\n    return spark.range(n).filter("id % 2 = 0").count()\n'
+             "    ### END SOLUTION", metadata=meta("evens_solution", solution=True)),
+        code('checks = Checks(points=2)\nchecks.close("evens(10)", lambda: evens(10), 5)\n### BEGIN HIDDEN TESTS\n'
+             'n = int(checks.rng.integers(1, 200))\nchecks.close(f"evens({n})", lambda: evens(n), (n + 1) // 2)\n'
+             "### END HIDDEN TESTS\nchecks.score()", metadata=meta("evens_tests", grade=True, locked=True, points=2)),
+        code("def total(n):\n    ### BEGIN SOLUTION\n    from pyspark.sql import functions as F\n"
+             '    plus_one = F.udf(lambda x: x + 1, "long")\n'
+             '    return spark.range(n).select(plus_one("id").alias("v")).agg(F.sum("v")).collect()[0][0]\n'
+             "    ### END SOLUTION", metadata=meta("total_solution", solution=True)),
+        code('checks = Checks(points=3)\nchecks.close("total(4)", lambda: total(4), 10)\n### BEGIN HIDDEN TESTS\n'
+             'n = int(checks.rng.integers(5, 50))\nchecks.close(f"total({n})", lambda: total(n), n * (n + 1) // 2)\n'
+             "### END HIDDEN TESTS\nchecks.score()", metadata=meta("total_tests", grade=True, locked=True, points=3)),
+    ]
+
+
+def _probe_cells() -> list:
+    import nbformat
 
     code, md = nbformat.v4.new_code_cell, nbformat.v4.new_markdown_cell
     return [

@@ -22,7 +22,7 @@ from scipy import stats
 from scratch import PROBE_LAB, _probe_cells, gradebook_rows, probe_lab, scratch_course, scratch_env
 
 from labkit._env import environment
-from labkit.grading import guard, intake
+from labkit.grading import guard, intake, sandbox
 from labkit.grading.checks import Checks  # imported first: the guard snapshots the classes it protects
 from labkit.grading.plan import seed_for
 from labkit.grading.report import item_analysis
@@ -497,3 +497,39 @@ def test_without_figures_a_lab_s_matplotlib_inline_renders_nothing():
         assert bool(pngs) == expect_png, text
         assert ("agg" in text) == (not expect_png)
         assert "".join(m["content"].get("text", "") for m in figures).strip() == "0"  # closed after each cell
+
+
+def test_a_rerun_after_kill_9_reaps_what_the_crashed_run_left(tmp_path):
+    """A submission that starts a background process (in its own session) is in flight when the grader is
+    killed with SIGKILL: after the rerun, nothing of any sandbox user is running, and the crashed run's
+    cgroups and runtime folder are gone."""
+    from labkit.grading.sandbox.reaper import uid_range
+
+    course = scratch_course(tmp_path / "course", [])
+    probe_lab(course)
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    nb = _perfect(course)
+    for cell in nb.cells:
+        if _gid(cell) == "square_solution":
+            cell.source = ("import subprocess, time\nsubprocess.Popen(['sleep', '3600'], start_new_session=True)\n"
+                           "time.sleep(20)\ndef square(x):\n    return x * x")
+    for i in range(3):
+        nbformat.write(nb, subs / f"learner{i}.ipynb")
+    proc = _grade(course, subs, start_new_session=True)
+
+    def sleepers(lo: int, hi: int) -> list[str]:
+        ps = subprocess.run(["ps", "-eo", "uid=,comm="], capture_output=True, text=True).stdout.splitlines()
+        return [line for line in ps if line.split()[1:] == ["sleep"] and lo <= int(line.split()[0]) < hi]
+
+    deadline = time.monotonic() + 120
+    while not sleepers(*uid_range(proc.pid)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert sleepers(*uid_range(proc.pid)), "the submission's background process never started"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    assert sleepers(*uid_range(proc.pid))  # left behind by the crash, as in the field
+    out, err = _grade(course, subs).communicate(timeout=600)
+    assert "3 graded" in out, out + err[-2000:]
+    assert not sleepers(sandbox.FIRST_UID, 2**31)
+    assert not list(Path("/run/labkit").glob(f"grade-{proc.pid}-*"))

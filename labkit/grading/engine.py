@@ -46,6 +46,7 @@ from labkit.grading.nbgrader import GradingError
 from labkit.grading.plan import LabPlan, seed_for
 from labkit.grading.results import Question, Result, Run
 from labkit.grading.scoring import report_outputs, score_report
+from labkit.grading.spark_server import SparkSupervisor
 from labkit.jupyter import KERNEL_ENV
 from labkit.spark_connect import DEFAULT_PORT
 
@@ -62,7 +63,7 @@ class _Context:
     zygote: sandbox.Zygote
     runtime: Path
     limits: sandbox.Limits
-    spark_socket: str | None
+    spark: SparkSupervisor | None
     next_uid: Callable[[], int]
     hide: list[str] = field(default_factory=list)
     all_cells: bool = False
@@ -134,13 +135,15 @@ def run_in_sandbox(g: Grading) -> None:
     ctx, plan = g.ctx, g.ctx.plan
     env = {**KERNEL_ENV, "NBGRADER_EXECUTION": "autograde", "PYTHONHASHSEED": "0",
            "LABKIT_GRADING_SEED": str(seed_for(plan.lab, g.sub.student))}
-    if ctx.spark_socket:
+    spark_socket = None
+    if ctx.spark is not None:
         env["LABKIT_SPARK_REMOTE"] = f"sc://127.0.0.1:{DEFAULT_PORT}"
+        spark_socket, g.result.spark_generation = ctx.spark.socket()
     name = f"{os.getpid()}-{hashlib.sha256(g.sub.student.encode()).hexdigest()[:12]}-{secrets.token_hex(3)}"
     kernel = None
     try:
         kernel = SandboxedKernel(ctx.zygote, ctx.runtime, name, ctx.next_uid(), ctx.limits, env, plan,
-                                 ctx.spark_socket, ctx.hide)
+                                 spark_socket, ctx.hide)
         kernel.arm()
         _run_cells(g, kernel)
     except KernelGone as exc:
@@ -235,10 +238,15 @@ def _atomic_write(path: Path, data: str | bytes) -> None:
     os.replace(tmp, path)
 
 
-def _runtime_dir() -> Path:
+def _runtime_base() -> Path:
     base = Path("/run/labkit") if sandbox.isolation()["separate_user"] else Path(tempfile.gettempdir())
     base.mkdir(mode=0o755, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix="grade-", dir=base))
+    return base
+
+
+def _runtime_dir() -> Path:
+    """This run's folder: named after the grader's pid, so that a later run can tell it was left behind."""
+    path = Path(tempfile.mkdtemp(prefix=f"grade-{os.getpid()}-", dir=_runtime_base()))
     path.chmod(0o711)
     return path
 
@@ -282,9 +290,9 @@ def grade(lab: str, submissions: Path, *, workers: int | None = None, limits: sa
                 results.append(stored)
                 continue
         todo.append((sub, digest))
-    sandbox.clean_stale_cgroups()
+    sandbox.reap_dead_runs(_runtime_base())  # what crashed runs left: processes, cgroups, sockets, folders
     runtime = _runtime_dir()
-    uids = iter(range(sandbox.FIRST_UID, sandbox.FIRST_UID + 10**6))
+    uids = iter(range(*sandbox.uid_range()))
     uid_lock = threading.Lock()
 
     def next_uid() -> int:
@@ -297,27 +305,35 @@ def grade(lab: str, submissions: Path, *, workers: int | None = None, limits: sa
         if todo:
             zygote = sandbox.Zygote(plan.preload(), warm=plan.warm(), figures=figures)
             if plan.spark:
-                from labkit.grading.spark_server import SharedSparkServer
-
-                spark = SharedSparkServer(zygote, runtime, next_uid())
+                spark = SparkSupervisor(zygote, runtime, next_uid)
             # the submissions folder too: a learner must not read (or overwrite) another's notebook
-            ctx = _Context(plan, zygote, runtime, limits, spark.socket if spark else None, next_uid,
-                           [str(Path(submissions).resolve())], all_cells)
+            ctx = _Context(plan, zygote, runtime, limits, spark, next_uid, [str(Path(submissions).resolve())],
+                           all_cells)
             if progress:
                 from tqdm import tqdm
 
                 bar = tqdm(total=len(todo), desc=f"grading {lab}", unit="submission", ascii=True)
+
+            def keep(result: Result, executed: nbformat.NotebookNode | None) -> None:
+                autograded = Path(nb_api.coursedir.format_path(nb_api.coursedir.autograded_directory,
+                                                              result.student, lab))
+                _atomic_write(autograded / plan.notebook_name, nbformat.writes(executed or _blank_from(plan)))
+                book.record(result, plan.notebook_name)
+                results.append(result)
+                if bar is not None:
+                    bar.update(1)
+
+            suspects = []
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="labkit-grade") as pool:
-                futures = [pool.submit(_grade_one, sub, digest, ctx) for sub, digest in todo]
+                futures = {pool.submit(_grade_one, sub, digest, ctx): (sub, digest) for sub, digest in todo}
                 for future in as_completed(futures):
                     result, executed = future.result()
-                    autograded = Path(nb_api.coursedir.format_path(nb_api.coursedir.autograded_directory,
-                                                                  result.student, lab))
-                    _atomic_write(autograded / plan.notebook_name, nbformat.writes(executed or _blank_from(plan)))
-                    book.record(result, plan.notebook_name)
-                    results.append(result)
-                    if bar is not None:
-                        bar.update(1)
+                    if spark is not None and not spark.vouch(result.spark_generation, suspicious=_trouble(result)):
+                        suspects.append(futures[future])  # ran against a broken server: not journaled yet
+                        continue
+                    keep(result, executed)
+            for sub, digest in suspects:
+                keep(*_regrade_alone(sub, digest, ctx))
     finally:
         if bar is not None:
             bar.close()
@@ -326,11 +342,38 @@ def grade(lab: str, submissions: Path, *, workers: int | None = None, limits: sa
         if zygote is not None:
             zygote.close()
         book.close()
+        sandbox.reap_run()  # a submission's background process outlives its kernel only until here
         if not os.environ.get("LABKIT_KEEP_SANDBOX"):
             shutil.rmtree(runtime, ignore_errors=True)
     order = {s.student: i for i, s in enumerate(subs)}
     results.sort(key=lambda r: order.get(r.student, 0))
-    return Run(lab, results, time.perf_counter() - start, workers, sandbox.describe_isolation())
+    return Run(lab, results, time.perf_counter() - start, workers, sandbox.describe_isolation(),
+               spark.restarts if spark is not None else 0)
+
+
+def _trouble(result: Result) -> bool:
+    """Whether a result hints that the shared Spark server failed: a problem, or a Spark error in a message."""
+    words = ("Spark", "grpc", "UNAVAILABLE", "StatusCode", "Connect")
+    return bool(result.problem) or any(w in m for q in result.questions.values() for m in q.messages for w in words)
+
+
+BROKE_SPARK = "broke the shared Spark server"
+
+
+def _regrade_alone(sub: intake.Submission, digest: str, ctx: _Context) -> tuple[Result, nbformat.NotebookNode | None]:
+    """Regrade a submission that ran while the shared Spark server broke, alone, on a healthy server: if the
+    server breaks again, this submission broke it, keeps what this run gives it and is flagged; otherwise this
+    run's grade is its grade (nobody loses a point to someone else's UDF)."""
+    if not ctx.spark.healthy():
+        ctx.spark.restart()
+    result, executed = _grade_one(sub, digest, ctx)
+    if not ctx.spark.healthy():
+        result.problem = (f"your Spark code {BROKE_SPARK} (it was restarted; no one else lost a point). "
+                          + result.problem).strip()
+        if BROKE_SPARK not in result.flags:
+            result.flags.append(BROKE_SPARK)
+        ctx.spark.restart()
+    return result, executed
 
 
 def _blank_from(plan: LabPlan) -> nbformat.NotebookNode:

@@ -33,6 +33,7 @@ class Result:
     skipped: bool = False
     digest: str = ""
     incomplete: bool = False  # the grader failed, not the submission: a rerun grades it again
+    spark_generation: int = 0  # which start of the run's shared Spark server it ran against (0: none)
 
     @property
     def score(self) -> float:
@@ -68,6 +69,7 @@ class Run:
     seconds: float
     workers: int
     isolation: str
+    spark_restarts: int = 0  # times a learner's code broke the shared Spark server and it was restarted
 
     @property
     def graded(self) -> list[Result]:
@@ -87,6 +89,9 @@ class Run:
             text += f"; {problems} with a problem"
         if flagged:
             text += f"; {flagged} flagged for review"
+        if self.spark_restarts:
+            text += (f"; the shared Spark server broke {self.spark_restarts} time(s) and was restarted "
+                     "(whoever ran against it was regraded alone)")
         incomplete = sum(r.incomplete for r in self.results)
         if incomplete:
             text += f"; {incomplete} stopped by a grader error: run labkit grade again to retry them"

@@ -23,13 +23,14 @@ second instead of paying interpreter start-up and imports per submission.
 1073741824
 """
 
-from labkit.grading.sandbox.cgroup import Cgroup, clean_stale_cgroups
+from labkit.grading.sandbox.cgroup import Cgroup
 from labkit.grading.sandbox.isolation import describe_exit, describe_isolation, enter, isolation
 from labkit.grading.sandbox.limits import CGROUP_PREFIX, CGROUP_ROOT, FIRST_UID, Limits, Spec
 from labkit.grading.sandbox.mounts import secret_paths, visible_paths
+from labkit.grading.sandbox.reaper import reap_dead_runs, reap_run, uid_range
 from labkit.grading.sandbox.relay import pump
 from labkit.grading.sandbox.zygote import Zygote, draw_without_rendering, preload_modules, trusted_roots
 
-__all__ = ["CGROUP_PREFIX", "CGROUP_ROOT", "FIRST_UID", "Cgroup", "Limits", "Spec", "Zygote", "clean_stale_cgroups",
+__all__ = ["CGROUP_PREFIX", "CGROUP_ROOT", "FIRST_UID", "Cgroup", "Limits", "Spec", "Zygote",
            "describe_exit", "describe_isolation", "draw_without_rendering", "enter", "isolation", "preload_modules",
-           "pump", "secret_paths", "trusted_roots", "visible_paths"]
+           "pump", "reap_dead_runs", "reap_run", "secret_paths", "trusted_roots", "uid_range", "visible_paths"]

@@ -9,7 +9,7 @@ import signal
 import time
 from pathlib import Path
 
-from labkit.grading.sandbox.isolation import _cgroup_version, isolation
+from labkit.grading.sandbox.isolation import _cgroup_version
 from labkit.grading.sandbox.limits import CGROUP_PREFIX, CGROUP_ROOT, Limits
 
 
@@ -89,23 +89,3 @@ class Cgroup:
                     break
                 except OSError:
                     time.sleep(0.05)
-
-
-def clean_stale_cgroups() -> int:
-    """Kill and remove cgroups left by a grader that was killed (``kill -9``); returns how many."""
-    if not isolation()["cgroups"]:
-        return 0
-    version = _cgroup_version()
-    parents = [CGROUP_ROOT / CGROUP_PREFIX] if version == 2 else \
-        [CGROUP_ROOT / c / CGROUP_PREFIX for c in ("memory", "pids")]
-    names = {d.name for p in parents if p.is_dir() for d in p.iterdir() if d.is_dir()}
-    for name in names:
-        group = Cgroup.__new__(Cgroup)
-        group.version = version
-        group.dirs = [p / name for p in parents]
-        group.kill()
-    return len(names)
-
-
-# --------------------------------------------------------------------------- inside the forked child
-

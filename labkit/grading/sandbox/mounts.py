@@ -6,7 +6,7 @@ from pathlib import Path
 
 
 def _package_root() -> Path:
-    return Path(__file__).resolve().parents[2]
+    return Path(__file__).resolve().parents[3]  # labkit/grading/sandbox/mounts.py → the checkout
 
 
 def secret_paths() -> list[str]:
