@@ -23,6 +23,8 @@ from pathlib import Path
 
 import nbformat
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/scratch.py: throwaway courses
+
 HEADING = "## Grading"
 BIN = Path(sys.executable).parent
 GOALS = {"04_metrics": 4.0, "01_spark_essentials": 8.0}
@@ -61,7 +63,7 @@ def submissions(lab: str, n: int, folder: Path) -> dict[str, str]:
 
 
 def _course(lab: str, base: Path, name: str, *, probe: bool = False) -> Path:
-    from labkit.grading.scratch import probe_lab, scratch_course
+    from scratch import probe_lab, scratch_course
 
     root = scratch_course(base / name, [] if probe else [lab])
     if probe:
@@ -70,15 +72,16 @@ def _course(lab: str, base: Path, name: str, *, probe: bool = False) -> Path:
 
 
 def _env_for(course: Path) -> dict[str, str]:
-    from labkit.grading.scratch import scratch_env
+    from scratch import scratch_env
 
     return {**os.environ, **scratch_env(course), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
 def stock(lab: str, folder: Path, course: Path) -> tuple[float, dict[str, float]]:
     """Copy the submissions into nbgrader's layout and time one ``nbgrader autograde`` over all of them."""
+    from scratch import _env, scratch_env
+
     from labkit.grading.nbgrader import lab_notebook
-    from labkit.grading.scratch import _env, scratch_env
 
     with _env(scratch_env(course)):
         name = lab_notebook(lab, released=True).name
@@ -101,7 +104,7 @@ def ours(lab: str, folder: Path, course: Path, workers: int | None = None) -> tu
 
 
 def _scores(course: Path, lab: str) -> dict[str, float]:
-    from labkit.grading.scratch import gradebook_rows
+    from scratch import gradebook_rows
 
     totals: dict[str, float] = {}
     for student, _, score in gradebook_rows(course, lab):
@@ -126,7 +129,7 @@ def lab_rows(lab: str, n: int, base: Path) -> list[str]:
 
 
 def overhead_rows(n: int, base: Path) -> list[str]:
-    from labkit.grading.scratch import PROBE_LAB, _env, scratch_env
+    from scratch import PROBE_LAB, _env, scratch_env
 
     course_stock = _course("", base, "probe-stock", probe=True)
     course_ours = _course("", base, "probe-labkit", probe=True)

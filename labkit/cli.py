@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from labkit.paths import course_root, ensure_venv_bin_on_path
+from labkit.spark_connect import DEFAULT_PORT
 
 
 def _labs(names: tuple[str, ...]) -> list[str]:
@@ -17,22 +18,35 @@ def _labs(names: tuple[str, ...]) -> list[str]:
     return [resolve_lab(n) for n in names] if names else list_labs()
 
 
+# exit codes, the same for every command
+EXIT_OK = 0
+EXIT_FAILED = 1  # what the command ran failed: a lab did not execute, a check of `labkit doctor` failed
+EXIT_USAGE = 2  # a bad argument: click's usage errors, and a lab name that names nothing
+EXIT_NOT_RUNNING = 3  # `labkit spark-connect status`: no server (as service status commands say)
+EXIT_ERROR = 4  # labkit could not do its job: no gradebook, Spark did not start, a dataset is corrupt
+EXIT_RETRY = 5  # `labkit grade`: some submissions stopped on a grader error (not theirs); run it again
+EXIT_CODES = f"""Exit codes: {EXIT_OK} success; {EXIT_FAILED} what the command ran failed (a lab, a check);
+{EXIT_USAGE} a bad argument (an unknown lab, a bad option); {EXIT_NOT_RUNNING} spark-connect status: not
+running; {EXIT_ERROR} labkit could not do its job (the message says why); {EXIT_RETRY} labkit grade: some
+submissions stopped on a grader error, not their own: run it again."""
+
+
 class _Group(click.Group):
-    """Turns the kit's own errors into a one-line message and exit code 2 instead of a traceback."""
+    """Turns the kit's own errors into a one-line message and an exit code instead of a traceback."""
 
     def invoke(self, ctx: click.Context):
         from labkit.datasets import DatasetError
-        from labkit.grading.nbgrader import GradingError
+        from labkit.grading.nbgrader import GradingError, UnknownLab
         from labkit.spark_connect import SparkConnectError
 
         try:
             return super().invoke(ctx)
         except (GradingError, DatasetError, SparkConnectError) as exc:
             click.secho(f"error: {exc}", fg="red", err=True)
-            sys.exit(2)
+            sys.exit(EXIT_USAGE if isinstance(exc, UnknownLab) else EXIT_ERROR)
 
 
-@click.group(cls=_Group)
+@click.group(cls=_Group, epilog=EXIT_CODES)
 @click.version_option(package_name="labkit")
 def main() -> None:
     """labkit: an autograded course from Spark essentials to distributed deep learning."""
@@ -65,7 +79,7 @@ def run(labs: tuple[str, ...], fast: bool, released: bool) -> None:
     for r in results:
         status = click.style("ok", fg="green") if r.ok else click.style("FAIL", fg="red")
         click.echo(f"{r.lab:24} {status}  {r.seconds:6.1f} s  {r.output}" + (f"\n    {r.error}" if r.error else ""))
-    sys.exit(0 if all(r.ok for r in results) else 1)
+    sys.exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
 
 
 @main.command()
@@ -104,6 +118,7 @@ def grade(lab: str, submissions: Path, workers: int | None, memory_mb: int, cell
             line += f"  review: uses {', '.join(r.flags)}"
         click.echo(line)
     click.echo(run.summary())
+    sys.exit(EXIT_RETRY if any(r.incomplete for r in run.results) else EXIT_OK)
 
 
 @main.command()
@@ -141,7 +156,7 @@ def doctor() -> None:
     click.echo(format_table(checks))
     failed = [c for c in checks if c.required and not c.ok]
     click.echo(f"\n{len(checks) - len(failed)}/{len(checks)} checks passed")
-    sys.exit(1 if failed else 0)
+    sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
 
 @main.command()
@@ -155,7 +170,7 @@ def course(labs: tuple[str, ...], full: bool) -> None:
     click.echo("\n" + format_table(reports))
     path = write_report(reports)
     click.echo(f"\nreport: {path}")
-    sys.exit(0 if all(r.ok for r in reports) else 1)
+    sys.exit(EXIT_OK if all(r.ok for r in reports) else EXIT_FAILED)
 
 
 @main.command()
@@ -188,7 +203,7 @@ def _serve(root: Path, port: int, path: str, what: str) -> None:
 
 @main.command("spark-connect")
 @click.argument("action", type=click.Choice(["start", "stop", "status"]))
-@click.option("--port", default=15002, show_default=True)
+@click.option("--port", default=DEFAULT_PORT, show_default=True)
 def spark_connect(action: str, port: int) -> None:
     """Run the Spark Connect server bundled with PySpark 4 on 127.0.0.1 (one JVM for many notebooks)."""
     from labkit import spark_connect as sc
@@ -201,7 +216,7 @@ def spark_connect(action: str, port: int) -> None:
     else:
         st = sc.status(port)
         click.echo(f"running at {st['url']} (pid {st['pid']})" if st["running"] else "not running")
-        sys.exit(0 if st["running"] else 3)
+        sys.exit(EXIT_OK if st["running"] else EXIT_NOT_RUNNING)
 
 
 @main.command()

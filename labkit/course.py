@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labkit.grading import demo
-from labkit.grading.nbgrader import Grade, grade_directory, list_labs, release
+from labkit.grading.engine import Grade, grade_directory
+from labkit.grading.nbgrader import list_labs, release
 from labkit.paths import build_dir
 from labkit.runner import RunResult, run_labs
 

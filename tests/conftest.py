@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/scratch.py, for the browser suite too
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -11,7 +11,8 @@ import nbformat
 import pytest
 
 from labkit.grading import demo
-from labkit.grading.nbgrader import grade_directory, list_labs, release
+from labkit.grading.engine import grade_directory
+from labkit.grading.nbgrader import list_labs, release
 
 ROOT = Path(__file__).resolve().parent.parent
 LABS = list_labs()
@@ -72,7 +73,7 @@ def test_demo_tags_are_honest_and_survive_release(lab: str):
     """A cell a lab tags demo must be one grading can skip when the learner's answers are the solution's:
     no graded cell, and no cell that runs, reads what it defines. (The round trip below then proves the
     solution still earns full marks with the demos skipped.) The release keeps the tags."""
-    from labkit.grading.engine import LabPlan
+    from labkit.grading.plan import LabPlan
     from labkit.grading.slicing import is_demo
 
     source = nbformat.read(ROOT / "solutions" / lab / f"{lab}.ipynb", as_version=4)

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from scratch import PROBE_LAB, gradebook_rows, probe_lab, scratch_course, scratch_env
 
+from labkit._env import environment
 from labkit.grading import sandbox
 from labkit.grading.intake import hidden_lines
-from labkit.grading.scratch import PROBE_LAB, _env, gradebook_rows, probe_lab, scratch_course, scratch_env
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox needs Linux")
 
@@ -349,7 +350,7 @@ def graded(tmp_path_factory):
     report = subprocess.run([str(BIN / "labkit"), "report", PROBE_LAB], env=env, capture_output=True, text=True,
                             timeout=300)
     listener.close()
-    with _env(scratch_env(course)):
+    with environment(scratch_env(course)):
         source = nbformat.read(course / "solutions" / PROBE_LAB / f"{PROBE_LAB}.ipynb", as_version=4)
         hidden = hidden_lines(source, released)
     return {"course": course, "subs": subs, "proc": proc, "report": report, "hidden": hidden, "before": before}

@@ -19,11 +19,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
+from scratch import PROBE_LAB, _probe_cells, gradebook_rows, probe_lab, scratch_course, scratch_env
 
-from labkit.grading import guard, intake
-from labkit.grading.engine import score_cell, seed_for
+from labkit._env import environment
+from labkit.grading import guard, intake, sandbox
+from labkit.grading.checks import Checks  # imported first: the guard snapshots the classes it protects
+from labkit.grading.plan import seed_for
 from labkit.grading.report import item_analysis
-from labkit.grading.scratch import PROBE_LAB, _env, _probe_cells, gradebook_rows, probe_lab, scratch_course, scratch_env
+from labkit.grading.scoring import score_cell
 
 BIN = Path(sys.executable).parent
 
@@ -156,7 +159,6 @@ def armed_guard():
 def test_guard_undoes_patches_of_numpy_builtins_and_checks(armed_guard):
     import builtins
 
-    from labkit.grading.checks import Checks
 
     real = (np.allclose, builtins.round, Checks.close)
     np.allclose = lambda *a, **k: True
@@ -169,7 +171,6 @@ def test_guard_undoes_patches_of_numpy_builtins_and_checks(armed_guard):
 
 def test_checks_undo_a_patch_made_by_the_code_under_test(armed_guard):
     import labkit.grading.canonical as canonical_module
-    from labkit.grading.checks import Checks
 
     real = (canonical_module.numbers, np.allclose)
 
@@ -184,7 +185,6 @@ def test_checks_undo_a_patch_made_by_the_code_under_test(armed_guard):
 
 
 def test_checks_compare_plain_values_so_an_answer_cannot_claim_equality():
-    from labkit.grading.checks import Checks
 
     class Liar(float):
         def __eq__(self, other):
@@ -248,7 +248,7 @@ def test_item_analysis_needs_every_questions_points():
 # --------------------------------------------------------------------------- end to end: resumable, deterministic
 
 def _perfect(course: Path):
-    with _env(scratch_env(course)):
+    with environment(scratch_env(course)):
         released = nbformat.read(course / "labs" / PROBE_LAB / f"{PROBE_LAB}.ipynb", as_version=4)
     for cell in released.cells:
         if _gid(cell) == "square_solution":
@@ -365,14 +365,8 @@ def test_the_zygote_serves_requests_that_arrive_in_one_read(tmp_path):
     try:
         spec = sandbox.Spec(name="pair", workdir=str(tmp_path), connection_file="", uid=os.getuid(),
                             limits=asdict(sandbox.Limits()))
-        lines = b"".join(json.dumps({"id": i, "spec": asdict(spec), "argv": ["true"]}).encode() + b"\n"
-                         for i in (101, 102, 103))
-        with zygote._lock:  # as three racing spawn() calls would land: one write, one read
-            zygote.proc.stdin.write(lines)
-            zygote.proc.stdin.flush()
-        with zygote._cond:
-            assert zygote._cond.wait_for(lambda: {101, 102, 103} <= zygote._replies.keys(), 10), zygote._replies
-        pids = [zygote._replies[i] for i in (101, 102, 103)]
+        pids = zygote.spawn_many([spec] * 3, 10, argv=["true"])  # one write, as three racing spawn() calls land
+        assert len(set(pids)) == 3
         assert [zygote.wait_exit(pid, 30) for pid in pids] == [0, 0, 0]
     finally:
         zygote.close()
@@ -503,3 +497,39 @@ def test_without_figures_a_lab_s_matplotlib_inline_renders_nothing():
         assert bool(pngs) == expect_png, text
         assert ("agg" in text) == (not expect_png)
         assert "".join(m["content"].get("text", "") for m in figures).strip() == "0"  # closed after each cell
+
+
+def test_a_rerun_after_kill_9_reaps_what_the_crashed_run_left(tmp_path):
+    """A submission that starts a background process (in its own session) is in flight when the grader is
+    killed with SIGKILL: after the rerun, nothing of any sandbox user is running, and the crashed run's
+    cgroups and runtime folder are gone."""
+    from labkit.grading.sandbox.reaper import uid_range
+
+    course = scratch_course(tmp_path / "course", [])
+    probe_lab(course)
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    nb = _perfect(course)
+    for cell in nb.cells:
+        if _gid(cell) == "square_solution":
+            cell.source = ("import subprocess, time\nsubprocess.Popen(['sleep', '3600'], start_new_session=True)\n"
+                           "time.sleep(20)\ndef square(x):\n    return x * x")
+    for i in range(3):
+        nbformat.write(nb, subs / f"learner{i}.ipynb")
+    proc = _grade(course, subs, start_new_session=True)
+
+    def sleepers(lo: int, hi: int) -> list[str]:
+        ps = subprocess.run(["ps", "-eo", "uid=,comm="], capture_output=True, text=True).stdout.splitlines()
+        return [line for line in ps if line.split()[1:] == ["sleep"] and lo <= int(line.split()[0]) < hi]
+
+    deadline = time.monotonic() + 120
+    while not sleepers(*uid_range(proc.pid)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert sleepers(*uid_range(proc.pid)), "the submission's background process never started"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    assert sleepers(*uid_range(proc.pid))  # left behind by the crash, as in the field
+    out, err = _grade(course, subs).communicate(timeout=600)
+    assert "3 graded" in out, out + err[-2000:]
+    assert not sleepers(sandbox.FIRST_UID, 2**31)
+    assert not list(Path("/run/labkit").glob(f"grade-{proc.pid}-*"))

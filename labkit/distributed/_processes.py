@@ -4,27 +4,9 @@ instead of fighting over them)."""
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
-import os
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-@contextlib.contextmanager
-def environment(variables: dict[str, str], *, override: bool = True):
-    """Within the block, ``os.environ`` also holds ``variables`` (what child processes inherit); restored after.
-    With ``override=False`` a variable the user already set keeps its value."""
-    saved = {k: os.environ.get(k) for k in variables}
-    os.environ.update({k: v for k, v in variables.items() if override or k not in os.environ})
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+from labkit._env import THREAD_VARIABLES, environment  # noqa: F401 - re-exported for the simulators
 
 
 def single_threaded_children():

@@ -206,4 +206,4 @@ def _text(value: Any) -> str:
     return text if len(text) < 120 else text[:117] + "..."
 
 
-Checks = make_checks()
+Checks = _guard.protect(make_checks())

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 
+from labkit.grading import cells
 from labkit.grading.nbgrader import GradingError, lab_notebook
 from labkit.paths import grading_dir
 
@@ -31,9 +32,9 @@ def demo_dir(lab: str) -> Path:
 def _answers(lab: str) -> dict[str, str]:
     source = nbformat.read(lab_notebook(lab), as_version=4)
     return {
-        c.metadata["nbgrader"]["grade_id"]: _MARKER.sub("", c.source)
+        cells.grade_id(c): _MARKER.sub("", c.source)
         for c in source.cells
-        if c.metadata.get("nbgrader", {}).get("solution")
+        if cells.is_solution(c)
     }
 
 
@@ -52,7 +53,7 @@ def build(lab: str) -> dict[str, nbformat.NotebookNode]:
     def filled(with_mistakes: bool) -> nbformat.NotebookNode:
         nb = nbformat.from_dict(json.loads(json.dumps(blank)))
         for cell in nb.cells:
-            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            grade_id = cells.grade_id(cell)
             if grade_id in answers:
                 text = answers[grade_id]
                 for good, bad in mistakes.get(grade_id, []) if with_mistakes else []:

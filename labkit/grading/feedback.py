@@ -18,6 +18,7 @@ import re
 
 import nbformat
 
+from labkit.grading import cells
 from labkit.grading.intake import strip_hidden
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -72,7 +73,7 @@ def learner_notebook(result, executed: nbformat.NotebookNode | None, plan) -> nb
     nb.cells.append(nbformat.v4.new_markdown_cell(_summary(result, plan)))
     for cell in (executed.cells if executed is not None else []):
         copy = nbformat.from_dict(json.loads(json.dumps(cell)))
-        gid = copy.metadata.get("nbgrader", {}).get("grade_id")
+        gid = cells.grade_id(copy)
         copy.source = strip_hidden(copy.source)
         if any(line in copy.source for line in plan.hidden):  # hidden code outside the markers
             copy.source = "# (test code hidden)"

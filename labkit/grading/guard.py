@@ -40,6 +40,7 @@ TRUSTED = ("builtins", "math", "operator", "functools", "statistics", "numpy", "
 _SYS_KEYS = ("stdout", "stderr", "displayhook", "excepthook")
 _MISSING = object()
 _restorer: Callable[..., int] | None = None
+_protected: list[type] = []  # classes whose attribute tables the snapshot also holds (``Checks``)
 
 # names (bare, or imported) whose use in learner code earns a flag for manual review
 _SUSPICIOUS_NAMES = {
@@ -85,16 +86,22 @@ def _trusted(name: str) -> bool:
     return name.split(".")[0] in TRUSTED
 
 
-def make_restorer() -> Callable[..., int]:
-    """Snapshot the trusted modules, ``Checks`` and ``sys``'s streams and hooks now, and return the function
-    that puts them back (see :func:`restore`). Everything it uses is bound in its closure, so the learner's
-    code cannot disarm it by rebinding this module's names or patching built-ins."""
-    from labkit.grading.checks import Checks
+def protect(cls: type) -> type:
+    """Add ``cls`` to what every later snapshot holds; the last class protected is the ``Checks`` that
+    :func:`restore` rebinds in a namespace."""
+    if cls not in _protected:
+        _protected.append(cls)
+    return cls
 
+
+def make_restorer() -> Callable[..., int]:
+    """Snapshot the trusted modules, the protected classes (``Checks``) and ``sys``'s streams and hooks now,
+    and return the function that puts them back (see :func:`restore`). Everything it uses is bound in its
+    closure, so the learner's code cannot disarm it by rebinding this module's names or patching built-ins."""
     sys_modules, trusted, sys_keys, missing = sys.modules, _trusted, _SYS_KEYS, _MISSING
     list_, dict_, vars_, getattr_, setattr_, map_, all_, is__ = list, dict, vars, getattr, setattr, map, all, is_
     modules: dict[str, tuple[object, dict]] = {}
-    classes = [(Checks, dict(vars(Checks)))]
+    classes = [(cls, dict(vars(cls))) for cls in _protected]
     saved_sys = {k: getattr(sys, k) for k in sys_keys}
 
     def snapshot() -> None:
@@ -130,8 +137,8 @@ def make_restorer() -> Callable[..., int]:
                 fixed += 1
         if extend:
             snapshot()
-        if namespace is not None:
-            namespace["Checks"] = classes[0][0]
+        if namespace is not None and classes:
+            namespace["Checks"] = classes[-1][0]
         return fixed
 
     snapshot()

@@ -23,7 +23,7 @@ reason, so the gradebook still holds one row per learner and question.
 >>> student_id("../../etc")
 Traceback (most recent call last):
 ...
-ValueError: learner name '../../etc' is not allowed: use letters, digits, spaces, '-', '_', '.' or '@', not starting with '.'
+ValueError: learner name '../../etc' is not allowed: use letters, digits, spaces, '-', '_', '.' or '@', not ...
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from labkit.paths import course_root, ensure_venv_bin_on_path, labs_dir, solutions_dir
@@ -16,6 +15,10 @@ from labkit.paths import course_root, ensure_venv_bin_on_path, labs_dir, solutio
 
 class GradingError(RuntimeError):
     """nbgrader could not release or grade a lab; the message carries nbgrader's log."""
+
+
+class UnknownLab(GradingError):
+    """A lab or assignment name that names nothing in ``solutions/`` (a usage error)."""
 
 
 def list_labs() -> list[str]:
@@ -27,16 +30,24 @@ def list_labs() -> list[str]:
     return sorted(p.name for p in solutions_dir().iterdir() if p.is_dir() and p.name[:2].isdigit())
 
 
-def resolve_lab(name: str) -> str:
-    """Accept ``04_metrics``, ``04`` or ``metrics`` and return the lab id, or raise naming the choices.
+def list_assignments() -> list[str]:
+    """Every assignment folder of ``solutions/``: the course's labs and any an instructor added."""
+    return sorted(p.name for p in solutions_dir().iterdir() if p.is_dir() and not p.name.startswith("."))
 
-    >>> resolve_lab("04"), resolve_lab("metrics")
-    ('04_metrics', '04_metrics')
+
+def resolve_lab(name: str) -> str:
+    """Accept any assignment folder of ``solutions/`` by its name, or a course lab by ``04`` or ``metrics``;
+    return the folder name, or raise :class:`UnknownLab` naming the choices.
+
+    >>> resolve_lab("04"), resolve_lab("metrics"), resolve_lab("04_metrics")
+    ('04_metrics', '04_metrics', '04_metrics')
     """
+    if name in list_assignments():
+        return name
     labs = list_labs()
-    matches = [lab for lab in labs if name in (lab, lab[:2], lab[3:])]
+    matches = [lab for lab in labs if name in (lab[:2], lab[3:])]
     if len(matches) != 1:
-        raise GradingError(f"no lab called {name!r}: choose one of {', '.join(labs)}.")
+        raise UnknownLab(f"no lab called {name!r}: choose one of {', '.join(list_assignments())}.")
     return matches[0]
 
 
@@ -81,29 +92,6 @@ def release(labs: Iterable[str] | None = None, *, root: Path | None = None) -> l
         _check(nb_api.generate_assignment(lab, force=True, create=True), f"releasing {lab}")
         done.append(lab)
     return done
-
-
-@dataclass
-class Grade:
-    """One learner's autograded result for a lab."""
-
-    student: str
-    lab: str
-    score: float
-    max_score: float
-    ok: bool
-    message: str = ""
-
-
-def grade_directory(lab: str, submissions: Path, *, root: Path | None = None, force: bool = True,
-                    progress: bool = False) -> list[Grade]:
-    """Grade every submission in ``submissions`` (one ``<learner>/`` folder or ``<learner>.ipynb`` each) with
-    labkit's sandboxed parallel engine (:func:`labkit.grading.engine.grade`) and return one :class:`Grade`
-    per learner. (``benchmarks/grading.py`` times stock ``nbgrader autograde`` against it.)"""
-    from labkit.grading.engine import grade
-
-    run = grade(lab, Path(submissions), force=force, progress=progress, root=root)
-    return [Grade(r.student, lab, r.score, r.max_score, not r.problem, r.problem) for r in run.results]
 
 
 def export(path: Path, *, root: Path | None = None) -> int:

@@ -67,7 +67,7 @@ def install(shell, key: bytes, sock: socket, seed: int, roots: list[str]) -> Non
         setattr(module, name, wrap_starter(getattr(module, name)))
     state: dict[str, Any] = {"active": False, "learner": 0, "records": [], "taint": [], "shell": None, "n": 0}
     hooks, begin, end = _stage(state, gate, trusted_frame, flags, seed)
-    checks.Checks = referee_checks = checks.make_checks(hooks)
+    checks.Checks = referee_checks = guard.protect(checks.make_checks(hooks))
     execute = _executor(shell.user_ns, referee_checks, state)
     report_for = _reporter(key, shell, state, flags, trusted_frame)
     send, write_out, get_ident, main = sock.send, sys.stdout.write, _thread.get_ident, gate["main"]

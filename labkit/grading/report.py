@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,18 +79,6 @@ def gradebook_scores(lab: str, root: Path | None = None) -> tuple[pd.DataFrame, 
     return frame.fillna(0.0), points, notebook
 
 
-def _journal(lab: str, root: Path | None) -> dict[str, dict]:
-    import sqlite3
-
-    path = Path(api(root).coursedir.db_url.removeprefix("sqlite:///"))
-    with sqlite3.connect(path) as db:
-        try:
-            rows = db.execute("SELECT student, result FROM labkit_journal WHERE lab = ?", (lab,)).fetchall()
-        except sqlite3.OperationalError:  # graded by stock nbgrader only
-            return {}
-    return {student: json.loads(result) for student, result in rows}
-
-
 def plot_scores(totals: pd.Series, max_score: float, *, title: str):
     """Histogram of total scores with the mean marked."""
     import matplotlib
@@ -113,7 +100,9 @@ def plot_scores(totals: pd.Series, max_score: float, *, title: str):
 def build_report(lab: str, *, root: Path | None = None, feedback: bool = True) -> LabReport:
     """Write the instructor's report for ``lab`` and (with ``feedback``) every learner's feedback HTML."""
     from labkit.grading import feedback as fb
-    from labkit.grading.engine import LabPlan, Question, Result
+    from labkit.grading.gradebook import read_journal
+    from labkit.grading.plan import LabPlan
+    from labkit.grading.results import Question, Result
     from labkit.paths import build_dir
 
     scores, points, notebook = gradebook_scores(lab, root)
@@ -129,9 +118,9 @@ def build_report(lab: str, *, root: Path | None = None, feedback: bool = True) -
 
     plt.close(fig)
     items.to_csv(folder / "items.csv")
-    journal = _journal(lab, root)
-    flagged = {s: r["flags"] for s, r in journal.items() if r.get("flags")}
-    problems = {s: r["problem"] for s, r in journal.items() if r.get("problem")}
+    journal = read_journal(lab, root)
+    flagged = {s: r.flags for s, r in journal.items() if r.flags}
+    problems = {s: r.problem for s, r in journal.items() if r.problem}
     written: list[Path] = []
     if feedback:
         import nbformat
@@ -139,11 +128,8 @@ def build_report(lab: str, *, root: Path | None = None, feedback: bool = True) -
         plan = LabPlan.load(lab)
         nb_api = api(root)
         for student in scores.index:
-            data = journal.get(student)
-            if data:
-                data = {**data, "questions": {k: Question(**v) for k, v in data["questions"].items()}}
-                result = Result(**data)
-            else:
+            result = journal.get(student)
+            if result is None:
                 result = Result(student, lab, {q: Question(q, points[q], float(scores.loc[student, q]))
                                                for q in points})
             autograded = Path(nb_api.coursedir.format_path(nb_api.coursedir.autograded_directory, student, lab))

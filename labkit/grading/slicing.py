@@ -22,6 +22,8 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
+from labkit.grading import cells
+
 DEMO_TAG = "demo"
 
 
@@ -84,7 +86,8 @@ def names(source: str) -> CellNames | None:
     ``for`` loop's body is scanned with its target bound. Otherwise wrong in the safe direction only: a read
     too many makes a demo run, never skips a needed one.
 
-    >>> cell = names("import numpy as np\\ndef f(a):\\n    return np.sum(a) + k\\nx = f(x)\\nfor i in x:\\n    print(i)")
+    >>> cell = names("import numpy as np\\ndef f(a):\\n    return np.sum(a) + k\\nx = f(x)\\n"
+    ...              "for i in x:\\n    print(i)")
     >>> sorted(cell.defined), sorted(cell.read), sorted(cell.bound)
     (['f', 'i', 'np', 'x'], ['k', 'print', 'x'], ['f', 'np', 'x'])
     """
@@ -181,4 +184,4 @@ def skippable(sources: Sequence[str], demos: Iterable[int]) -> set[int]:
 def is_demo(cell: dict) -> bool:
     """Whether a notebook cell is tagged ``demo`` (and is not an nbgrader cell, which always runs)."""
     meta = cell.get("metadata", {})
-    return DEMO_TAG in meta.get("tags", []) and not meta.get("nbgrader", {}).get("grade_id")
+    return DEMO_TAG in meta.get("tags", []) and not cells.grade_id(cell)

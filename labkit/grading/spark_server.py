@@ -5,11 +5,16 @@ one. The grader therefore starts the Spark Connect server that ships in PySpark 
 sandbox of its own (its own user, network namespace and mount namespace with the instructor's folders
 hidden: learner UDFs run in its Python workers, so it must not see hidden tests or the gradebook
 either). Kernels have no network: each reaches the server through a Unix socket, relayed to
-127.0.0.1:15002 inside the kernel's namespace (:func:`labkit.grading.sandbox._spark_relay`) and back to
+127.0.0.1:15002 inside the kernel's namespace (:mod:`labkit.grading.sandbox.relay`) and back to
 the server's loopback by a relay started next to it.
 
 Shared means shared: one submission's heavy Spark job slows the others' (per-cell timeouts bound it),
-and sessions are separate but the server's temporary folders are common to all.
+and sessions are separate but the server's temporary folders are common to all. A learner's UDF can also
+break the server for everyone (kill its processes, hold every task slot, fill its disk, exhaust its task
+limit). :class:`SparkSupervisor` keeps that from costing anyone else a point: the grader checks the server
+after each submission, restarts it when it is broken, and regrades whoever ran against the broken server;
+each of those is regraded alone, so a submission that breaks the server again is the culprit, and only it
+keeps its zero, flagged (see :func:`labkit.grading.engine.grade`).
 """
 
 from __future__ import annotations
@@ -22,10 +27,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from labkit.grading import sandbox
-from labkit.grading.engine import _visible_paths, secret_paths
-from labkit.spark_connect import SERVER_CLASS, SparkConnectError
+from labkit.spark_connect import DEFAULT_PORT, SERVER_CLASS, SparkConnectError
 
-PORT = 15002
+PORT = DEFAULT_PORT  # inside the server's own network namespace, so the default never collides
 
 
 def server_command(port: int = PORT, *, driver_memory: str = "2g") -> list[str]:
@@ -46,25 +50,25 @@ class SharedSparkServer:
     """Start the server through the zygote; ``socket`` is the Unix socket kernels connect through."""
 
     def __init__(self, zygote: sandbox.Zygote, runtime: Path, uid: int, *, timeout: float = 180.0,
-                 limits: sandbox.Limits | None = None) -> None:
+                 limits: sandbox.Limits | None = None, name: str = "spark-server") -> None:
         import pyspark
 
         self.zygote = zygote
-        self.workdir = runtime / "spark-server"
+        self.workdir = runtime / name
         self.workdir.mkdir(mode=0o755)
         self.socket = str(self.workdir / "spark.sock")
         limits = limits or sandbox.Limits(memory_mb=6144, cpu_seconds=10**6, max_tasks=4096, tmp_mb=4096)
         iso = sandbox.isolation()
         if iso["separate_user"]:
             os.chown(self.workdir, uid, uid)
-        self.cgroup = sandbox.Cgroup(f"{os.getpid()}-spark", limits) if iso["cgroups"] else None
+        self.cgroup = sandbox.Cgroup(f"{os.getpid()}-{name}", limits) if iso["cgroups"] else None
         env = {"SPARK_HOME": str(Path(pyspark.__file__).parent), "SPARK_LOCAL_IP": "127.0.0.1",
                "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable,
                "SPARK_LOG_DIR": str(self.workdir), "SPARK_CONF_DIR": str(self.workdir)}
-        spec = sandbox.Spec(name="spark", workdir=str(self.workdir), connection_file="", uid=uid,
+        spec = sandbox.Spec(name=name, workdir=str(self.workdir), connection_file="", uid=uid,
                             limits=asdict(limits), env=env, cgroups=self.cgroup.procs_files if self.cgroup else [],
-                            readonly=_visible_paths(),
-                            hide=secret_paths())
+                            readonly=sandbox.visible_paths(),
+                            hide=sandbox.secret_paths())
         self.pid = zygote.exec(spec, server_command(PORT), relay_socket=self.socket, relay_port=PORT)
         deadline = time.monotonic() + timeout
         while not self._ready():
@@ -99,3 +103,126 @@ class SharedSparkServer:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, signal.SIGKILL)
         self.zygote.wait_exit(self.pid, 10)
+
+
+class _Bridge:
+    """A loopback TCP port forwarded to the server's Unix socket: how the grader itself reaches the server."""
+
+    def __init__(self, unix_path: str) -> None:
+        import threading
+
+        self.unix_path = unix_path
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True, name="labkit-spark-bridge").start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                upstream.connect(self.unix_path)
+            except OSError:
+                conn.close()
+                continue
+            sandbox.pump(conn, upstream)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def _probe(url: str, answer: list) -> None:  # pragma: no cover - runs in a daemon thread
+    """A query with a shuffle and a Python UDF, the two paths a learner's UDF can break."""
+    from pyspark.sql import SparkSession
+    from pyspark.sql import functions as F
+
+    spark = SparkSession.builder.remote(url).getOrCreate()
+    plus_one = F.udf(lambda x: x + 1, "long")
+    rows = spark.range(16, numPartitions=2).select(plus_one("id").alias("y")).groupBy((F.col("y") % 2).alias("k")) \
+        .count().collect()
+    answer.append(sorted((r["k"], r["count"]) for r in rows))
+
+
+class SparkSupervisor:
+    """The run's shared Spark server, restarted whenever a learner's code breaks it.
+
+    ``generation`` counts the servers started; a submission records the generation it ran against, and a
+    result from an older generation is not trusted (:meth:`vouch`)."""
+
+    def __init__(self, zygote: sandbox.Zygote, runtime: Path, next_uid) -> None:
+        import threading
+
+        self.zygote, self.runtime, self.next_uid = zygote, runtime, next_uid
+        self.generation = 0
+        self.restarts = 0
+        self.ready = threading.Event()
+        self.server: SharedSparkServer | None = None
+        self.bridge: _Bridge | None = None
+        self._start()
+
+    def _start(self) -> None:
+        self.generation += 1
+        self.server = SharedSparkServer(self.zygote, self.runtime, self.next_uid(),
+                                        name=f"spark-server-{self.generation}")
+        self.bridge = _Bridge(self.server.socket)
+        self.ready.set()
+
+    def socket(self, timeout: float = 600.0) -> tuple[str, int]:
+        """The current server's Unix socket and generation, once it is up (a restart may be under way)."""
+        self.ready.wait(timeout)
+        return self.server.socket, self.generation
+
+    def alive(self) -> bool:
+        """Cheap: the server process runs and answers on its socket."""
+        return self.zygote.exit_status(self.server.pid) is None and self.server._ready()
+
+    def healthy(self, timeout: float = 20.0) -> bool:
+        """Thorough: a query with a shuffle and a Python UDF answers correctly within ``timeout`` seconds."""
+        import threading
+
+        if not self.alive():
+            return False
+        answer: list = []
+        url = f"sc://127.0.0.1:{self.bridge.port}"
+        probe = threading.Thread(target=self._probe_quietly, args=(url, answer), daemon=True)
+        probe.start()
+        probe.join(timeout)
+        return answer == [[(0, 8), (1, 8)]]
+
+    @staticmethod
+    def _probe_quietly(url: str, answer: list) -> None:
+        try:
+            _probe(url, answer)
+        except Exception:  # noqa: BLE001 - any failure means "not healthy"
+            answer.append(None)
+
+    def vouch(self, generation: int, *, suspicious: bool) -> bool:
+        """Whether a result from a submission that ran against server ``generation`` can be trusted; restarts a
+        broken server. ``suspicious`` (the submission hit a problem or a Spark error) asks for the thorough
+        check instead of the cheap one."""
+        if generation != self.generation:
+            return False
+        if (self.healthy() if suspicious else self.alive()):
+            return True
+        self.restart()
+        return False
+
+    def restart(self) -> None:
+        self.ready.clear()
+        self.restarts += 1
+        self._stop()
+        self._start()
+
+    def _stop(self) -> None:
+        if self.bridge is not None:
+            self.bridge.close()
+        if self.server is not None:
+            self.server.close()
+
+    def close(self) -> None:
+        self._stop()

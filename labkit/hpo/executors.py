@@ -35,10 +35,10 @@ from typing import Any
 
 import cloudpickle
 
+from labkit._env import THREAD_VARIABLES as _THREAD_VARIABLES
 from labkit.hpo.scheduler import Job
 
 Trainable = Callable[..., tuple[list[float], Any]]
-_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 @dataclass

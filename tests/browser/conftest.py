@@ -91,7 +91,7 @@ def learner_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def instructor_course(tmp_path_factory):
     """A scratch course with lab 04 released and its three demo submissions graded by ``labkit grade``."""
-    from labkit.grading.scratch import scratch_course, scratch_env
+    from scratch import scratch_course, scratch_env
 
     base = tmp_path_factory.mktemp("formgrader")
     course = scratch_course(base / "course", ["04_metrics"])

@@ -7,8 +7,7 @@ import re
 
 from conftest import SCREENSHOTS
 from lab_page import Console
-
-from labkit.grading.scratch import gradebook_rows
+from scratch import gradebook_rows
 
 
 def test_the_formgrader_shows_the_graded_demo_submissions(instructor_course, instructor_server, browser):

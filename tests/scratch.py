@@ -1,4 +1,4 @@
-"""A throwaway copy of the course with its own gradebook, for benchmarks, tests and dry runs.
+"""A throwaway copy of the course with its own gradebook, for the tests and benchmarks (not part of labkit).
 
 >>> import os, tempfile; from pathlib import Path
 >>> root = scratch_course(Path(tempfile.mkdtemp()), ["04_metrics"], release=False)
@@ -8,10 +8,10 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
+from labkit._env import environment
 from labkit.paths import course_root, datasets_dir
 
 
@@ -29,7 +29,7 @@ def scratch_course(path: Path, labs: list[str], *, release: bool = True) -> Path
     if release and labs:
         from labkit.grading.nbgrader import release as do_release
 
-        with _env(scratch_env(path)):
+        with environment(scratch_env(path)):
             do_release(labs, root=path)
     return path
 
@@ -39,34 +39,44 @@ def scratch_env(path: Path) -> dict[str, str]:
     return {"LABKIT_COURSE_ROOT": str(Path(path).resolve()), "LABKIT_DATASETS": str(datasets_dir())}
 
 
-class _env:
-    def __init__(self, values: dict[str, str]) -> None:
-        self.values, self.saved = values, {}
-
-    def __enter__(self) -> None:
-        self.saved = {k: os.environ.get(k) for k in self.values}
-        os.environ.update(self.values)
-
-    def __exit__(self, *exc) -> None:
-        for k, v in self.saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 PROBE_LAB = "00_probe"
+
+
+def meta(grade_id: str, *, solution=False, grade=False, locked=False, points=0) -> dict:
+    """nbgrader metadata for a probe cell."""
+    m = {"grade_id": grade_id, "solution": solution, "grade": grade, "locked": locked, "schema_version": 3,
+         "task": False}
+    if grade:
+        m["points"] = points
+    return {"nbgrader": m}
+
+
+def spark_probe_cells() -> list:
+    """A two-task Spark lab (5 points): ``evens`` runs a Spark query, ``total`` a Python UDF on the server."""
+    import nbformat
+
+    code, md = nbformat.v4.new_code_cell, nbformat.v4.new_markdown_cell
+    return [
+        md("# Spark probe lab"),
+        code("from labkit.spark import get_spark\nfrom labkit.grading.checks import Checks\nspark = get_spark()",
+             metadata=meta("setup", locked=True)),
+        code('def evens(n):\n    ### BEGIN SOLUTION\n    return spark.range(n).filter("id % 2 = 0").count()\n'
+             "    ### END SOLUTION", metadata=meta("evens_solution", solution=True)),
+        code('checks = Checks(points=2)\nchecks.close("evens(10)", lambda: evens(10), 5)\n### BEGIN HIDDEN TESTS\n'
+             'n = int(checks.rng.integers(1, 200))\nchecks.close(f"evens({n})", lambda: evens(n), (n + 1) // 2)\n'
+             "### END HIDDEN TESTS\nchecks.score()", metadata=meta("evens_tests", grade=True, locked=True, points=2)),
+        code("def total(n):\n    ### BEGIN SOLUTION\n    from pyspark.sql import functions as F\n"
+             '    plus_one = F.udf(lambda x: x + 1, "long")\n'
+             '    return spark.range(n).select(plus_one("id").alias("v")).agg(F.sum("v")).collect()[0][0]\n'
+             "    ### END SOLUTION", metadata=meta("total_solution", solution=True)),
+        code('checks = Checks(points=3)\nchecks.close("total(4)", lambda: total(4), 10)\n### BEGIN HIDDEN TESTS\n'
+             'n = int(checks.rng.integers(5, 50))\nchecks.close(f"total({n})", lambda: total(n), n * (n + 1) // 2)\n'
+             "### END HIDDEN TESTS\nchecks.score()", metadata=meta("total_tests", grade=True, locked=True, points=3)),
+    ]
 
 
 def _probe_cells() -> list:
     import nbformat
-
-    def meta(grade_id: str, *, solution=False, grade=False, locked=False, points=0) -> dict:
-        m = {"grade_id": grade_id, "solution": solution, "grade": grade, "locked": locked, "schema_version": 3,
-             "task": False}
-        if grade:
-            m["points"] = points
-        return {"nbgrader": m}
 
     code, md = nbformat.v4.new_code_cell, nbformat.v4.new_markdown_cell
     return [
@@ -84,7 +94,8 @@ def _probe_cells() -> list:
         code("def mean(xs):\n    ### BEGIN SOLUTION\n    return float(np.mean(xs))\n    ### END SOLUTION",
              metadata=meta("mean_solution", solution=True)),
         code('checks = Checks(points=3)\nchecks.close("mean of 1, 2, 3", lambda: mean([1, 2, 3]), 2.0)\n'
-             "### BEGIN HIDDEN TESTS\nfor i in range(4):\n    xs = checks.rng.normal(size=int(checks.rng.integers(1, 50)))\n"
+             "### BEGIN HIDDEN TESTS\nfor i in range(4):\n"
+             "    xs = checks.rng.normal(size=int(checks.rng.integers(1, 50)))\n"
              '    checks.close(f"mean of random numbers #{i}", lambda: mean(xs), sum(xs) / len(xs))  # probe-hidden-b\n'
              "### END HIDDEN TESTS\nchecks.score()",
              metadata=meta("mean_tests", grade=True, locked=True, points=3)),
@@ -103,7 +114,7 @@ def probe_lab(course: Path, cells: list | None = None) -> str:
     nbformat.write(nb, folder / f"{PROBE_LAB}.ipynb")
     from labkit.grading.nbgrader import release
 
-    with _env(scratch_env(course)):
+    with environment(scratch_env(course)):
         release([PROBE_LAB], root=Path(course))
     return PROBE_LAB
 
