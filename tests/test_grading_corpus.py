@@ -166,11 +166,12 @@ forge("forge_fake_referee", "import labkit.grading.referee as r\nr.run = " + SHO
 forge("forge_call_referee", "import labkit.grading.referee as r\nfor seq in range(1, 6):\n"
       "    r.run('checks = Checks(points=2)\\nchecks.check(\"x\", lambda: True)\\nchecks.score()', seq)",
       "referee")
-forge("forge_datagrams", "import json, os, socket\nfor fd in range(3, 200):\n    try:\n"
-      "        s = socket.socket(fileno=os.dup(fd))\n    except OSError:\n        continue\n"
-      "    if s.type == socket.SOCK_DGRAM:\n        for seq in range(1, 4):\n"
+forge("forge_datagrams", "import json, os, socket\nfor fd in os.listdir('/proc/self/fd'):\n    try:\n"
+      "        s = socket.socket(fileno=os.dup(int(fd)))\n        peer = s.getpeername()\n    except OSError:\n"
+      "        continue\n    if s.type == socket.SOCK_DGRAM and str(peer).endswith('.referee'):\n"
+      "        s.setblocking(False)\n        for seq in range(1, 4):\n"
       "            body = json.dumps({'seq': seq, 'records': [['x', True, '']], 'checks': 1}).encode()\n"
-      "            s.send(b'0' * 32 + body)\n    s.detach()", "score tampering")
+      "            s.send(b'0' * 32 + body)", "score tampering")
 forge("forge_patch_checks_class", "import labkit.grading.checks as c\n"
       "class Always(c.Checks):\n    def close(self, *a, **k):\n        return self._record('x', True)\n"
       "c.Checks = Always\nChecks = Always", "Checks")

@@ -518,9 +518,10 @@ def test_a_rerun_after_kill_9_reaps_what_the_crashed_run_left(tmp_path):
         nbformat.write(nb, subs / f"learner{i}.ipynb")
     proc = _grade(course, subs, start_new_session=True)
 
-    def sleepers(lo: int, hi: int) -> list[str]:
-        ps = subprocess.run(["ps", "-eo", "uid=,comm="], capture_output=True, text=True).stdout.splitlines()
-        return [line for line in ps if line.split()[1:] == ["sleep"] and lo <= int(line.split()[0]) < hi]
+    def sleepers(lo: int, hi: int) -> list[str]:  # alive, not a zombie waiting for init to reap it
+        ps = subprocess.run(["ps", "-eo", "uid=,stat=,comm="], capture_output=True, text=True).stdout.splitlines()
+        return [line for line in ps if line.split()[2:] == ["sleep"] and not line.split()[1].startswith("Z")
+                and lo <= int(line.split()[0]) < hi]
 
     deadline = time.monotonic() + 120
     while not sleepers(*uid_range(proc.pid)) and time.monotonic() < deadline:

@@ -93,5 +93,6 @@ def test_one_row_per_learner_and_question_and_nothing_left_running(graded):
     rows = gradebook_rows(graded["course"])
     counts = Counter((student, question) for student, question, _ in rows)
     assert set(counts.values()) == {1} and len(counts) == 2 * len(graded["order"])
-    leftover = subprocess.run(["ps", "-eo", "uid="], capture_output=True, text=True).stdout.split()
-    assert not [u for u in leftover if int(u) >= sandbox.FIRST_UID]
+    ps = subprocess.run(["ps", "-eo", "uid=,stat="], capture_output=True, text=True).stdout.splitlines()
+    alive = [line.split() for line in ps if not line.split()[1].startswith("Z")]  # zombies wait for init
+    assert not [uid for uid, _ in alive if int(uid) >= sandbox.FIRST_UID]
