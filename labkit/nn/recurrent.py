@@ -30,7 +30,7 @@ from labkit._validation import check_int
 from labkit.nn import initializers as inits
 from labkit.nn.layers import Layer
 
-__all__ = ["Recurrent", "SimpleRNN", "LSTM", "GRU", "input_gradient_norms", "gradient_study"]
+__all__ = ["Recurrent", "SimpleRNN", "LSTM", "GRU", "input_gradient_norms", "gradient_study", "memory_cell_lstm"]
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -314,3 +314,27 @@ def gradient_study(*, steps: int = 100, units: int = 32, gains=(0.5, 1.0, 1.5, 3
         lstm.params["bias"][units:2 * units] = bias
         out["LSTM"][float(bias)] = input_gradient_norms(lstm, x, seed=seed)
     return out
+
+
+def memory_cell_lstm(strength: float = 8.0, dtype=np.float64) -> LSTM:
+    """A one-unit LSTM with hand-set weights that works as a memory cell, to watch the gates at work.
+
+    Inputs per step: ``(value, write)``. When ``write`` is 1 the input gate opens and the forget gate closes, so
+    the cell state becomes tanh(value); when ``write`` is 0 the input gate closes and the forget gate stays open,
+    so the cell *holds* what it stored. The output gate is always open. ``strength`` is how hard the gates switch
+    (σ(±strength)).
+
+    >>> lstm = memory_cell_lstm()
+    >>> x = np.array([[[0.5, 1], [-0.9, 0], [0.1, 0], [-0.7, 1], [0.3, 0]]])
+    >>> _ = lstm.forward(x)
+    >>> np.round(lstm.trace()["c"][0, :, 0], 2).tolist()    # stores tanh 0.5, holds it, stores tanh −0.7
+    [0.46, 0.46, 0.46, -0.6, -0.6]
+    """
+    s = float(strength)
+    lstm = LSTM(1)
+    lstm.build((None, 2), np.random.default_rng(0), dtype)
+    # columns: input gate, forget gate, candidate, output gate; rows: value, write
+    lstm.params["kernel"][...] = [[0.0, 0.0, 1.0, 0.0], [2 * s, -2 * s, 0.0, 0.0]]
+    lstm.params["recurrent_kernel"][...] = 0.0
+    lstm.params["bias"][...] = [-s, s, 0.0, s]
+    return lstm
