@@ -70,7 +70,8 @@ def lstm_gate_explorer(lstm: LSTM, sequence):
         raise ValueError(f"expected one sequence of shape (steps, features), got {x.shape}.")
     lstm.forward(x[None])
     trace = lstm.trace()
-    slider = widgets.IntSlider(value=len(x) - 1, min=0, max=len(x) - 1, description="step", continuous_update=True)
+    # redraw on release, not for every step the handle passes: each redraw is a three-panel figure
+    slider = widgets.IntSlider(value=len(x) - 1, min=0, max=len(x) - 1, description="step", continuous_update=False)
 
     def draw(t: int) -> None:
         fig, axes3 = plt.subplots(3, 1, figsize=(9, 7.5))
