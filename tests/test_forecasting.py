@@ -134,3 +134,23 @@ def test_rows_as_steps_scales_images_to_sequences():
     np.testing.assert_allclose(seq[1, 5], images[1, 5] / 255, rtol=1e-6)
     with pytest.raises(ValueError, match="height, width"):
         rows_as_steps(images.reshape(3, -1))
+
+
+def test_nothing_from_the_held_out_months_reaches_either_model():
+    """Poison every window whose target is in November–December, at all three airports. The linear model's
+    forecasts for the other windows do not move by a bit; the LSTM's stay finite where NaN inputs and targets
+    would have turned every weight, and so every forecast, into NaN had any reached a fit, the scaler or early
+    stopping."""
+    from labkit.forecasting import fit_lstm_forecaster
+
+    data = forecast_data(window=24, horizon=6)
+    seen = np.r_[data.train, data.validation]
+    clean = linear_forecast(data)
+    for x, y, (_, _, test) in data.pools.values():
+        x[test], y[test] = 1e6, -1e6
+    np.testing.assert_array_equal(linear_forecast(data)[seen], clean[seen])
+    for x, y, (_, _, test) in data.pools.values():
+        x[test], y[test] = np.nan, np.nan
+    lstm = fit_lstm_forecaster(data, units=4, max_epochs=1, verbose=False)
+    assert np.isfinite(lstm["predict"][seen]).all() and np.isnan(lstm["predict"][data.test]).all()
+    assert lstm["epochs"] == 1 and lstm["model"].count_params() == recurrent_params("lstm", 9, 4) + 5
