@@ -7,6 +7,8 @@ training with progress bars and early stopping, and transfer learning done offli
   ``compare`` (one history per setting: optimisers, learning rates, batch sizes)
 * :mod:`~labkit.dl.transfer` — digit subsets, few-label samples, and ``transfer_model`` (freeze a pre-trained
   base, add a new head)
+* :mod:`~labkit.dl.sequences` — lab 09's ``SimpleRNN``/``LSTM``/``GRU`` classifiers of MNIST rows, the LSTM
+  forecaster and the recurrent parameter-count formula
 
 TensorFlow is imported when a function needs it, so ``import labkit.dl`` stays fast.
 """

@@ -3,6 +3,8 @@ the first step, too small and the signal (and the gradient) fades layer by layer
 
 * ``glorot_uniform`` (Keras's default): U(−l, l) with l = √(6 / (fan_in + fan_out)), for sigmoid/tanh.
 * ``he_normal``: truncated N(0, 2 / fan_in) as Keras draws it, for ReLU.
+* ``orthogonal`` (Keras's default for recurrent kernels): rows or columns orthonormal, so repeated
+  multiplication by the matrix neither shrinks nor grows a state at first.
 * ``zeros`` for biases.
 
 >>> import numpy as np
@@ -17,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["fans", "glorot_uniform", "he_normal", "zeros", "get"]
+__all__ = ["fans", "glorot_uniform", "he_normal", "orthogonal", "zeros", "get"]
 
 Initializer = Callable[[tuple[int, ...], np.random.Generator], np.ndarray]
 
@@ -49,12 +51,23 @@ def he_normal(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+def orthogonal(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Saxe et al. (2014), drawn as Keras does: the Q of a QR decomposition of a normal matrix, signs fixed by R's
+    diagonal; for a wide ``(rows, cols)`` matrix the rows are orthonormal."""
+    rows, cols = int(np.prod(shape[:-1])), shape[-1]
+    a = rng.normal(size=(max(rows, cols), min(rows, cols)))
+    q, r = np.linalg.qr(a)
+    q = q * np.sign(np.diag(r))
+    return np.ascontiguousarray(q.T if rows < cols else q).reshape(shape)
+
+
 def zeros(shape: tuple[int, ...], rng: np.random.Generator | None = None) -> np.ndarray:
     """All zeros (biases)."""
     return np.zeros(shape)
 
 
-INITIALIZERS: dict[str, Initializer] = {"glorot_uniform": glorot_uniform, "he_normal": he_normal, "zeros": zeros}
+INITIALIZERS: dict[str, Initializer] = {"glorot_uniform": glorot_uniform, "he_normal": he_normal,
+                                        "orthogonal": orthogonal, "zeros": zeros}
 
 
 def get(initializer: str | Initializer) -> Initializer:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "get", "OPTIMIZERS"]
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "get", "OPTIMIZERS", "clip_by_global_norm"]
 
 
 class Optimizer:
@@ -140,6 +140,23 @@ class Adam(Optimizer):
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, Adagrad, RMSprop, Adam)}
+
+
+def clip_by_global_norm(grads: list[np.ndarray], max_norm: float) -> tuple[list[np.ndarray], float]:
+    """Gradient clipping by the global norm, as ``tf.clip_by_global_norm`` (Keras's ``global_clipnorm``): when the
+    norm of all gradients together, ‖g‖ = √(Σ‖gᵢ‖²), exceeds ``max_norm``, scale every gradient by
+    ``max_norm / ‖g‖``. The direction of the step is kept; only an exploding step is shortened.
+    Returns the clipped gradients (new arrays) and ‖g‖ before clipping.
+
+    >>> clipped, norm = clip_by_global_norm([np.array([3.0]), np.array([4.0])], 1.0)
+    >>> norm, [round(float(g[0]), 6) for g in clipped]
+    (5.0, [0.6, 0.8])
+    """
+    if not max_norm > 0:
+        raise ValueError(f"max_norm must be positive, got {max_norm!r}.")
+    norm = float(np.sqrt(sum(float(np.sum(np.square(g))) for g in grads)))
+    scale = max_norm / max(norm, max_norm)
+    return [np.asarray(g) * scale for g in grads], norm
 
 
 def get(optimizer: str | Optimizer) -> Optimizer:
