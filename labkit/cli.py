@@ -73,12 +73,13 @@ def release(labs: tuple[str, ...], no_demo: bool) -> None:
 @click.option("--released", is_flag=True, help="Run the released labs/ notebooks instead of solutions/.")
 def run(labs: tuple[str, ...], fast: bool, released: bool) -> None:
     """Execute lab notebooks headlessly with papermill into build/executed/."""
-    from labkit.runner import run_labs
+    from labkit.runner import kernel_log, run_labs
 
     results = run_labs(_labs(labs), fast=fast, source="labs" if released else "solutions")
     for r in results:
         status = click.style("ok", fg="green") if r.ok else click.style("FAIL", fg="red")
         click.echo(f"{r.lab:24} {status}  {r.seconds:6.1f} s  {r.output}" + (f"\n    {r.error}" if r.error else ""))
+    click.echo(f"(what native libraries such as Spark's JVM printed at start-up: {kernel_log()})")
     sys.exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
 
 
@@ -169,7 +170,9 @@ def course(labs: tuple[str, ...], full: bool) -> None:
     reports = run_course(_labs(labs), fast=not full)
     click.echo("\n" + format_table(reports))
     path = write_report(reports)
-    click.echo(f"\nreport: {path}")
+    from labkit.runner import kernel_log
+
+    click.echo(f"\nreport: {path}\n(what native libraries printed at start-up: {kernel_log()})")
     sys.exit(EXIT_OK if all(r.ok for r in reports) else EXIT_FAILED)
 
 

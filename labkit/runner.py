@@ -14,6 +14,13 @@ from labkit.paths import build_dir, ensure_venv_bin_on_path
 FAST_PARAMETERS = {"FAST": True}
 
 
+def kernel_log() -> Path:
+    """Where what kernels write straight to their stderr goes (the JVM's and TensorFlow's start-up messages):
+    a person running the course reads progress bars and results, not library banners. Cell errors and
+    Python warnings still land in the executed notebooks."""
+    return build_dir() / "logs" / "kernels.log"
+
+
 @dataclass
 class RunResult:
     """The outcome of executing one notebook."""
@@ -46,6 +53,7 @@ def execute(
         pm.execute_notebook(
             str(notebook), str(output), parameters=params, kernel_name=KERNEL_NAME, cwd=str(notebook.parent),
             progress_bar=progress, execution_timeout=timeout, report_mode=False,
+            kernel_manager_class=_ipc_kernel_manager(),
         )
     except Exception as exc:  # papermill raises PapermillExecutionError with the failing cell's traceback
         return RunResult(notebook.parent.name, False, time.perf_counter() - start, output, _summary(exc))
@@ -76,3 +84,30 @@ def _summary(exc: Exception) -> str:
     cell = getattr(exc, "exec_count", None)
     where = f" in cell [{cell}]" if cell else ""
     return f"{name}{where}: {value}"[:1000]
+
+
+def _ipc_kernel_manager() -> type:
+    """A kernel manager that talks to its kernel over Unix sockets in a private folder (no TCP port is opened,
+    and the kernel has no reason to warn that TCP is unencrypted), its direct stderr in :func:`kernel_log`."""
+    import tempfile
+
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class IPCKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+            log = kernel_log()
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with log.open("ab") as sink:  # the child keeps its own copy of the descriptor
+                kw.setdefault("stderr", sink)
+                await super()._async_launch_kernel(kernel_cmd, **kw)
+
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc"
+
+        @default("ip")
+        def _default_ip(self) -> str:
+            return os.path.join(tempfile.mkdtemp(prefix="labkit-kernel-"), "kernel")
+
+    return IPCKernelManager

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
@@ -85,6 +85,7 @@ def test_unknown_activation_names_the_choices():
 
 @SLOW
 @given(seed=st.integers(0, 2**31), n=st.integers(1, 20), k=st.integers(2, 6))
+@example(seed=87803, n=7, k=6)  # a probability under ε: Keras's sparse loss renormalises the clipped row
 def test_categorical_cross_entropy_and_its_fused_gradient_match_tensorflow(seed, n, k):
     rng = np.random.default_rng(seed)
     logits, labels = rng.normal(0, 3, (n, k)), rng.integers(0, k, n)

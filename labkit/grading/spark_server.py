@@ -136,16 +136,16 @@ class _Bridge:
         self.listener.close()
 
 
-def _probe(url: str, answer: list) -> None:  # pragma: no cover - runs in a daemon thread
-    """A query with a shuffle and a Python UDF, the two paths a learner's UDF can break."""
-    from pyspark.sql import SparkSession
-    from pyspark.sql import functions as F
-
-    spark = SparkSession.builder.remote(url).getOrCreate()
-    plus_one = F.udf(lambda x: x + 1, "long")
-    rows = spark.range(16, numPartitions=2).select(plus_one("id").alias("y")).groupBy((F.col("y") % 2).alias("k")) \
-        .count().collect()
-    answer.append(sorted((r["k"], r["count"]) for r in rows))
+# a query with a shuffle and a Python UDF: the two paths a learner's UDF can break. It runs in a process of
+# its own, so that a stalled server costs a killed child, not a gRPC thread stuck in the grader forever
+_PROBE = """
+import sys
+from pyspark.sql import SparkSession, functions as F
+spark = SparkSession.builder.remote(sys.argv[1]).getOrCreate()
+plus_one = F.udf(lambda x: x + 1, "long")
+rows = spark.range(16, numPartitions=2).select(plus_one("id").alias("y")).groupBy((F.col("y") % 2).alias("k")).count()
+print(sorted((r["k"], r["count"]) for r in rows.collect()))
+"""
 
 
 class SparkSupervisor:
@@ -181,25 +181,18 @@ class SparkSupervisor:
         """Cheap: the server process runs and answers on its socket."""
         return self.zygote.exit_status(self.server.pid) is None and self.server._ready()
 
-    def healthy(self, timeout: float = 20.0) -> bool:
+    def healthy(self, timeout: float = 30.0) -> bool:
         """Thorough: a query with a shuffle and a Python UDF answers correctly within ``timeout`` seconds."""
-        import threading
+        import subprocess
 
         if not self.alive():
             return False
-        answer: list = []
-        url = f"sc://127.0.0.1:{self.bridge.port}"
-        probe = threading.Thread(target=self._probe_quietly, args=(url, answer), daemon=True)
-        probe.start()
-        probe.join(timeout)
-        return answer == [[(0, 8), (1, 8)]]
-
-    @staticmethod
-    def _probe_quietly(url: str, answer: list) -> None:
         try:
-            _probe(url, answer)
-        except Exception:  # noqa: BLE001 - any failure means "not healthy"
-            answer.append(None)
+            out = subprocess.run([sys.executable, "-c", _PROBE, f"sc://127.0.0.1:{self.bridge.port}"],
+                                 capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return out.returncode == 0 and out.stdout.strip() == "[(0, 8), (1, 8)]"
 
     def vouch(self, generation: int, *, suspicious: bool) -> bool:
         """Whether a result from a submission that ran against server ``generation`` can be trusted; restarts a

@@ -97,7 +97,10 @@ def audit_hook(trusted_frame: Callable[[Any], bool], flags: list[str]) -> Callab
         busy.add(me)
         try:
             frame = getframe(1)
-            for _ in range(depth):  # the learner's code, or a thin wrapper it called (IPython's ``open``)
+            # the learner's own code; for ``open`` also through a thin wrapper (IPython's ``open``), since libraries
+            # legitimately inspect frames just below the learner's call (TensorFlow's decorators) but never read
+            # the process's memory map
+            for _ in range(depth if event == "open" else 1):
                 if frame is None or frame.f_code.co_filename.startswith(own):  # labkit's own doing
                     break
                 if not trusted_frame(frame):

@@ -114,6 +114,10 @@ class CategoricalCrossEntropy(Loss):
     def __call__(self, y_true, y_pred):
         y_pred = np.asarray(y_pred)
         y, p = _targets(y_true, y_pred), np.clip(y_pred, EPSILON, 1 - EPSILON)
+        if np.ndim(y_true) == y_pred.ndim - 1:
+            # Keras's sparse loss takes a softmax of log(clipped p): the clipped rows are renormalised (a
+            # difference of about 1e-8 when some probability is below ε)
+            p = p / p.sum(axis=-1, keepdims=True)
         return float(-np.mean(np.sum(y * np.log(p), axis=-1)))
 
     def gradient(self, y_true, y_pred):

@@ -104,7 +104,7 @@ def preload_modules(sources: list[str]) -> list[str]:
     return names
 
 
-def _zygote_main(preload: list[str], warm: list[str]) -> None:  # pragma: no cover - its own process, tested end to end
+def zygote_main(preload: list[str], warm: list[str]) -> None:  # pragma: no cover - its own process, tested end to end
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     for name in ["ipykernel.kernelapp", "ipykernel.ipkernel", "IPython", "matplotlib_inline.backend_inline",
                  "labkit.grading.checks", "labkit.grading.guard", *preload]:
@@ -183,7 +183,7 @@ class Zygote:
             child_env["MPLBACKEND"] = "agg"
         child_env.update(single_threaded())  # one core per submission: workers run side by side
         self.proc = subprocess.Popen(
-            [sys.executable, "-Xfrozen_modules=off", "-m", "labkit.grading.sandbox.zygote",
+            [sys.executable, "-Xfrozen_modules=off", "-m", "labkit.grading.sandbox",
              json.dumps([preload or [], warm or []])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=child_env, preexec_fn=_die_with_parent,
         )
@@ -253,8 +253,3 @@ class Zygote:
 
 def _die_with_parent() -> None:
     _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
-
-if __name__ == "__main__":  # pragma: no cover
-    _zygote_main(*json.loads(sys.argv[1]))
