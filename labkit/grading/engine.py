@@ -181,7 +181,8 @@ def _run_cells(g: Grading, kernel: SandboxedKernel) -> None:
 
 def _score_test_cell(g: Grading, kernel: SandboxedKernel, cell, timeout: float) -> None:
     gid, plan, result = cells.grade_id(cell), g.ctx.plan, g.result
-    report, problem, shown = kernel.run_test(cell.source, timeout=timeout)
+    report, problem, shown = kernel.run_test(f"{plan.prelude}\n{cell.source}" if plan.prelude else cell.source,
+                                             timeout=timeout)
     q = result.questions[gid] = score_report(gid, plan.points[gid], report, problem, gid in plan.checks_cells)
     # what reached the kernel's stderr at the file-descriptor level (native libraries) is shown too
     q.warning = (q.warning + "".join(o.get("text", "") for o in shown if o.get("output_type") == "stream"

@@ -36,7 +36,11 @@ from operator import is_
 from labkit.grading.slicing import parse
 
 TRUSTED = ("builtins", "math", "operator", "functools", "statistics", "numpy", "scipy", "pandas", "sklearn",
-           "labkit")
+           "labkit",
+           # the standard library the libraries above lean on at run time (scikit-learn's parameter validation
+           # calls inspect.Signature.bind; copy, collections and itertools are everywhere)
+           "inspect", "copy", "collections", "itertools", "contextlib", "abc", "enum", "dataclasses", "typing",
+           "re", "numbers", "decimal", "fractions", "random", "warnings", "weakref", "types", "copyreg", "json")
 _SYS_KEYS = ("stdout", "stderr", "displayhook", "excepthook")
 _MISSING = object()
 _restorer: Callable[..., int] | None = None
@@ -102,15 +106,41 @@ def make_restorer() -> Callable[..., int]:
     list_, dict_, vars_, getattr_, setattr_, map_, all_, is__ = list, dict, vars, getattr, setattr, map, all, is_
     modules: dict[str, tuple[object, dict]] = {}
     classes = [(cls, dict(vars(cls))) for cls in _protected]
+    library_classes: list[tuple[type, dict]] = []  # the classes the trusted modules define
     saved_sys = {k: getattr(sys, k) for k in sys_keys}
+    type_, getattr_, str_, delattr_, len_ = type, getattr, str, delattr, len
 
     def snapshot() -> None:
         for name, module in list_(sys_modules.items()):
             if module is not None and trusted(name) and name not in modules:
-                modules[name] = (module, dict_(vars_(module)))
+                members = dict_(vars_(module))
+                modules[name] = (module, members)
+                library_classes.extend((value, dict_(vars_(value))) for value in members.values()
+                                       if isinstance(value, type_) and getattr_(value, "__module__", None) == name)
 
-    def restore(namespace: dict | None = None, *, extend: bool = False) -> int:
+    def restore_classes() -> int:
         fixed = 0
+        for cls, saved in library_classes:
+            current = vars_(cls)
+            if all_(map(is__, saved.values(), map(current.get, saved.keys()))) and len_(current) == len_(saved):
+                continue
+            for key, value in saved.items():
+                if current.get(key, missing) is not value and key not in ("__dict__", "__weakref__"):
+                    try:
+                        setattr_(cls, key, value)
+                    except (AttributeError, TypeError):
+                        continue
+                    fixed += 1
+            for key in [k for k in current if k not in saved and type_(k) is str_]:
+                try:
+                    delattr_(cls, key)
+                except (AttributeError, TypeError):
+                    continue
+                fixed += 1
+        return fixed
+
+    def restore(namespace: dict | None = None, *, extend: bool = False, deep: bool = False) -> int:
+        fixed = restore_classes() if deep else 0
         for name, (module, saved) in list_(modules.items()):
             if sys_modules.get(name) is not module:
                 sys_modules[name] = module

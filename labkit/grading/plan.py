@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ class LabPlan:
     spark: bool
     demos: frozenset[str] = frozenset()  # sources of the release's cells tagged ``demo``
     checks_cells: frozenset[str] = frozenset()  # test cells scored by ``Checks`` (fail closed without a report)
+    prelude: str = ""  # the lab's own imports, run before each test cell (see :func:`test_prelude`)
 
     @property
     def manual(self) -> set[str]:
@@ -57,7 +59,8 @@ class LabPlan:
                                  if cells.grade_id(c) in tests and "Checks(" in c.source)
         return cls(lab, source, release, release_path.name, files, points, tests,
                    intake.hidden_lines(source, release), digest,
-                   "get_spark(" in graded_text and "run_on_spark" not in text, demos, checks_cells)
+                   "get_spark(" in graded_text and "run_on_spark" not in text, demos, checks_cells,
+                   test_prelude(source))
 
     def skipped_demos(self, nb: nbformat.NotebookNode) -> set[int]:
         """Indices (into ``nb.cells``) of the demo cells grading ``nb`` can skip: tagged ``demo`` in the
@@ -86,3 +89,34 @@ def seed_for(lab: str, student: str) -> int:
     True
     """
     return int(hashlib.sha256(f"{lab}/{student}".encode()).hexdigest()[:8], 16)
+
+
+def test_prelude(source: nbformat.NotebookNode) -> str:
+    """The import statements of the lab's own code cells (not answers, tests or demos), run before every test
+    cell: a test reads ``np`` or ``KMeans`` as the lab imported them, however the learner rebinds those names.
+    A name an answer cell defines is left out (the test must see the learner's).
+
+    >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import numpy as np\\nx = 1")])
+    >>> test_prelude(nb)
+    'import numpy as np'
+    """
+    answers: set[str] = set()
+    for cell in source.cells:
+        if cell.cell_type == "code" and cells.is_solution(cell):
+            tree = slicing.parse(cell.source)
+            for node in tree.body if tree is not None else []:
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    answers.add(node.name)
+                answers |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    lines: list[str] = []
+    for cell in source.cells:
+        if cell.cell_type != "code" or cells.is_solution(cell) or cells.is_test(cell) or slicing.is_demo(cell):
+            continue
+        tree = slicing.parse(cell.source)
+        for node in tree.body if tree is not None else []:
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and not getattr(node, "level", 0):
+                kept = [a for a in node.names if (a.asname or a.name.split(".")[0]) not in answers and a.name != "*"]
+                if kept:
+                    node.names = kept
+                    lines.append(ast.unparse(node))
+    return "\n".join(dict.fromkeys(lines))

@@ -37,6 +37,8 @@ import threading
 from socket import socket
 from typing import Any
 
+import numpy as np
+
 from labkit.grading import channel, checks, guard, tripwires
 
 MAX_TEXT = 20_000  # characters of a test cell's output carried in a report
@@ -61,12 +63,13 @@ def install(shell, key: bytes, sock: socket, seed: int, roots: list[str]) -> Non
     """
     trusted_frame = tripwires.code_origin(roots)
     flags: list[str] = []
-    sys.addaudithook(tripwires.audit_hook(trusted_frame, flags))
+    class_patches: list = []
+    sys.addaudithook(tripwires.audit_hook(trusted_frame, flags, class_patches))
     gate, _, wrap_starter = tripwires.thread_gate(trusted_frame)
     for module, name in ((_thread, "start_new_thread"), (_thread, "start_new"), (threading, "_start_new_thread")):
         setattr(module, name, wrap_starter(getattr(module, name)))
     state: dict[str, Any] = {"active": False, "learner": 0, "records": [], "taint": [], "shell": None, "n": 0}
-    hooks, begin, end = _stage(state, gate, trusted_frame, flags, seed)
+    hooks, begin, end = _stage(state, gate, trusted_frame, flags, seed, class_patches)
     checks.Checks = referee_checks = guard.protect(checks.make_checks(hooks))
     execute = _executor(shell.user_ns, referee_checks, state)
     report_for = _reporter(key, shell, state, flags, trusted_frame)
@@ -99,10 +102,13 @@ def install(shell, key: bytes, sock: socket, seed: int, roots: list[str]) -> Non
 
 def _executor(user_ns: dict, checks_class: type, state: dict):
     """``execute(source)``: run the test source like a cell (the last expression's value is kept) in a copy
-    of the learner's namespace; new names are copied back for later cells, existing ones are left alone."""
+    of the learner's namespace. Nothing it binds goes back to the learner's namespace (its inputs, its
+    ``Checks`` and its seed are the grader's), and the names it binds are the test's data: ``state["data"]``
+    lets the stage check that no learner call changed them (:func:`_fingerprint`)."""
     parse, expr_type, expression, module_type = ast.parse, ast.Expr, ast.Expression, ast.Module
     compile_, exec_, eval_, dict_, type_, float_ = compile, exec, eval, dict, type, float
-    describe, test_file = checks.describe_exception, tripwires.TEST_FILE
+    describe, test_file, walk, name_type, store = checks.describe_exception, tripwires.TEST_FILE, ast.walk, \
+        ast.Name, ast.Store
 
     def execute(source: str) -> dict[str, Any]:
         try:
@@ -114,6 +120,8 @@ def _executor(user_ns: dict, checks_class: type, state: dict):
         last = tree.body.pop() if tree.body and type_(tree.body[-1]) is expr_type else None
         namespace = dict_(user_ns)
         namespace["Checks"] = checks_class
+        bound = {n.id for n in walk(tree) if type_(n) is name_type and type_(n.ctx) is store}
+        state["data"] = (namespace, bound)
         error, value = "", None
         try:
             exec_(compile_(tree, test_file, "exec", dont_inherit=True), namespace)
@@ -121,9 +129,7 @@ def _executor(user_ns: dict, checks_class: type, state: dict):
                 value = eval_(compile_(expression(last.value), test_file, "eval", dont_inherit=True), namespace)
         except BaseException as exc:  # noqa: BLE001 - a failing test is a result, not a crash
             error = describe(exc)
-        for name, obj in namespace.items():
-            if name not in user_ns:
-                user_ns[name] = obj
+        state["data"] = None
         kind = type_(value)
         number = float_(value) if kind is int or kind is float or kind is bool else None
         return {"error": error[:2000], "value": number}
@@ -156,18 +162,22 @@ def _reporter(key: bytes, shell, state: dict, flags: list[str], trusted_frame):
     return report_for
 
 
-def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int):
+def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int, class_patches: list):
     """``(hooks, begin, end)``: what holds while a test cell runs, and the hooks the referee's ``Checks``
     calls around every call into learner code and to record a result."""
     settrace, setprofile, setrecursionlimit = sys.settrace, sys.setprofile, sys.setrecursionlimit
+    setswitchinterval, switch_interval = sys.setswitchinterval, sys.getswitchinterval()
+    type_setattr, type_delattr, missing, reversed_ = type.__setattr__, type.__delattr__, tripwires.MISSING, reversed
     gc_callbacks, armed_callbacks = gc.callbacks, list(gc.callbacks)
     set_signal, get_signal = _signal.signal, _signal.getsignal
     ignore = _signal.SIG_IGN
     armed_signals = {s: get_signal(s) for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)}
     recursion, string_io = sys.getrecursionlimit(), io.StringIO
     get_ident, main, lock, clocks_of = _thread.get_ident, gate["main"], gate["lock"], tripwires.thread_clocks
+    test_file = tripwires.TEST_FILE
     sys_module, callable_, str_, len_ = sys, callable, str, len
-    stage: dict[str, Any] = {"captured": None, "signals": {}, "clocks": {}, "real": None, "auto": None}
+    stage: dict[str, Any] = {"captured": None, "signals": {}, "clocks": {}, "real": None, "auto": None, "data": {}}
+    fingerprint = _fingerprint
     getprofile = sys.getprofile
 
     def note(where: list[str], what: str) -> None:
@@ -175,8 +185,10 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int):
             where.append(what)
 
     def watch(frame, event, arg):
-        """The main thread's profile hook between checks: learner code the test reaches outside a check (a
-        notebook helper, an answer's ``__array__``) runs as if guarded: everything is put back when it returns."""
+        """The main thread's profile hook between checks. Learner code the test itself calls outside a check
+        (a notebook helper) runs as if guarded: everything is put back when it returns. Learner code a library
+        reaches while the test computes an expected value (a patched method, an ``__array__``) means the
+        expected value is the learner's: the cell is not scored."""
         if state["learner"]:
             if event == "return" and frame is stage["auto"]:
                 stage["auto"] = None
@@ -184,14 +196,29 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int):
                 lock_down(rehook=False)
             return
         if event == "call" and not trusted_frame(frame):
+            caller = frame.f_back
+            if caller is not None and caller.f_code.co_filename != test_file:
+                note(state["taint"], f"your code ran inside a library call the test made ({frame.f_code.co_name}, "
+                                     f"called by {caller.f_code.co_name})")
             stage["auto"] = frame
             state["learner"] += 1
 
+    def put_classes_back() -> None:
+        for cls, name, value in reversed_(class_patches):
+            try:
+                type_delattr(cls, name) if value is missing else type_setattr(cls, name, value)
+            except (AttributeError, TypeError):
+                continue
+        class_patches.clear()
+
     def lock_down(rehook: bool = True) -> None:
-        """What holds between guarded calls: restored modules, no hooks, no learner signal handlers."""
+        """What holds between guarded calls: restored modules and classes, no hooks, no learner signal handlers,
+        the interpreter's settings as armed, the test's own data as it was."""
         state["restore"](None, extend=True)
+        put_classes_back()
         settrace(None)
         setrecursionlimit(recursion)
+        setswitchinterval(switch_interval)
         gc_callbacks[:] = armed_callbacks  # a learner's finaliser that still runs is caught by ``watch``
         for signum, armed_handler in armed_signals.items():
             try:
@@ -205,16 +232,30 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int):
         if rehook:
             setprofile(watch)
 
+    def trusted_section_starts() -> None:
+        """The learner's threads may run during a guarded call, not between: from here on, one that runs is
+        held at its first event, and one that runs without reaching one shows on its counters."""
+        gate["seen"].clear()
+        gate["active"] = True
+        stage["clocks"] = clocks_of(gate["ids"])
+
+    def trusted_section_ends() -> None:
+        after = clocks_of(gate["ids"])
+        gate["active"] = False
+        before = stage["clocks"]
+        ran = [tid for tid, clock in after.items() if before.get(tid, clock) != clock and tid not in gate["seen"]]
+        if ran:
+            note(state["taint"], f"{len_(ran)} thread(s) your code started ran during the test unseen")
+
     def begin():
         state.update(active=True, learner=0, records=[], taint=[], n=0)
         stage["auto"] = None
+        state["restore"](None, extend=True, deep=True)  # the libraries' classes too, once per test cell
         stage.update(captured=(string_io(), string_io()), signals={},
                      real=(sys_module.stdout, sys_module.stderr))
         lock.acquire()
-        gate["seen"].clear()
         gate["held"].clear()
-        stage["clocks"] = clocks_of(gate["ids"])
-        gate["active"] = True
+        trusted_section_starts()
         lock_down()
         return stage["captured"]
 
@@ -222,12 +263,7 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int):
         if getprofile() is not watch or state["learner"]:
             note(state["taint"], "your code was still running when the test ended")
         setprofile(None)
-        gate["active"] = False
-        before = stage["clocks"]
-        ran = [tid for tid, clock in clocks_of(gate["ids"]).items()
-               if before.get(tid, clock) != clock and tid not in gate["seen"]]
-        if ran:
-            note(state["taint"], f"{len_(ran)} thread(s) your code started ran during the test unseen")
+        trusted_section_ends()
         if gate["held"]:
             note(flags, "a thread your code started was held while the tests ran")
         lock.release()
@@ -244,8 +280,9 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int):
             return
         state["learner"] += 1
         if state["learner"] == 1:
+            stage["data"] = fingerprint(state.get("data"))
             setprofile(None)
-            gate["active"] = False
+            trusted_section_ends()
             lock.release()
 
     def leave() -> None:
@@ -253,8 +290,12 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int):
             return
         if state["learner"] == 1:
             lock.acquire()
-            gate["active"] = True
+            trusted_section_starts()
             lock_down()
+            changed = [name for name, mark in fingerprint(state.get("data")).items()
+                       if stage["data"].get(name, mark) != mark]
+            if changed:
+                note(state["taint"], f"your code changed the test's own data ({', '.join(sorted(changed)[:3])})")
         state["learner"] -= 1
 
     def created(instance: object) -> None:
@@ -275,3 +316,37 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int):
 
     hooks = checks.RefereeHooks(seed=lambda: seed, enter=enter, leave=leave, created=created, record=record)
     return hooks, begin, end
+
+
+def _make_fingerprint():
+    """``fingerprint(data)``: for the test's own arrays and flat lists (``data`` is the test's namespace and the
+    names it binds), a mark that changes when their contents change. Large arrays (over 8 MiB) are left out."""
+    ndarray, type_, hash_, tuple_, list_ = np.ndarray, type, hash, tuple, list
+    scalars = (int, float, bool, str, type(None))
+    limit = 8 << 20
+
+    def mark(value):
+        kind = type_(value)
+        if kind is ndarray and value.nbytes <= limit and value.dtype.kind in "biufcUS":
+            return (value.shape, value.dtype.str, hash_(value.tobytes()))
+        if kind is list_ and len(value) <= 100_000 and all(type_(v) in scalars for v in value):
+            return hash_(tuple_(value))
+        return None
+
+    def fingerprint(data) -> dict:
+        if not data:
+            return {}
+        namespace, names = data
+        marks = {}
+        for name in names:
+            value = namespace.get(name)
+            if value is not None:
+                m = mark(value)
+                if m is not None:
+                    marks[name] = m
+        return marks
+
+    return fingerprint
+
+
+_fingerprint = _make_fingerprint()

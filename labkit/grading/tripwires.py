@@ -64,12 +64,18 @@ def code_origin(roots: list[str]) -> Callable[[Any], bool]:
     return trusted_frame
 
 
-def audit_hook(trusted_frame: Callable[[Any], bool], flags: list[str]) -> Callable[[str, tuple], None]:
-    """A hook that appends to ``flags`` what the learner's code did, and refuses new audit hooks."""
+def audit_hook(trusted_frame: Callable[[Any], bool], flags: list[str],
+               class_patches: list | None = None) -> Callable[[str, tuple], None]:
+    """A hook that appends to ``flags`` what the learner's code did, and refuses new audit hooks.
+
+    With ``class_patches``, every attribute the learner's code sets or deletes on a class a library defines
+    (``KMeans.fit_predict = …``, ``inspect.Signature.bind = …``) is journaled there, as ``(class, name, the
+    value before or MISSING)``, first change first, so that the referee can put the class back."""
     getframe, busy = sys._getframe, set()
     get_ident = _thread.get_ident
     audited, getattrs, memory = dict(_AUDITED), dict(_GETATTR), _MEMORY
-    str_, type_, len_, runtime_error = str, type, len, RuntimeError
+    str_, type_, len_, runtime_error, isinstance_, getattr_ = str, type, len, RuntimeError, isinstance, getattr
+    sys_modules = sys.modules
     depth = 3
     own = str(Path(__file__).resolve().parents[1]) + os.sep  # labkit's own code speaks for itself
 
@@ -77,11 +83,30 @@ def audit_hook(trusted_frame: Callable[[Any], bool], flags: list[str]) -> Callab
         if what not in flags:
             flags.append(what)
 
+    def patched_class(cls: type, name: str) -> None:
+        me = get_ident()
+        if me in busy:
+            return
+        busy.add(me)
+        try:
+            frame = getframe(2)
+            module = sys_modules.get(getattr_(cls, "__module__", "") or "")
+            library = module is not None and trusted_frame(_CodeFile(getattr_(module, "__file__", None) or ""))
+            if library and frame is not None and not frame.f_code.co_filename.startswith(own) \
+                    and not trusted_frame(frame):
+                class_patches.append((cls, name, type_.__dict__["__dict__"].__get__(cls).get(name, MISSING)))
+                note("patches a library's classes")
+        finally:
+            busy.discard(me)
+
     def hook(event: str, args: tuple) -> None:
         if event == "sys.addaudithook":
             note("audit hooks")
             raise runtime_error("labkit grade: audit hooks are not allowed while grading")
         what = audited.get(event)
+        if class_patches is not None and (event == "object.__setattr__" or event == "object.__delattr__") \
+                and len_(args) > 1 and isinstance_(args[0], type_) and type_(args[1]) is str_:
+            patched_class(args[0], args[1])
         if what is None:
             if event == "object.__getattr__" or event == "object.__setattr__":
                 what = getattrs.get(args[1]) if len_(args) > 1 and type_(args[1]) is str_ else None
@@ -114,31 +139,55 @@ def audit_hook(trusted_frame: Callable[[Any], bool], flags: list[str]) -> Callab
 
 
 def thread_gate(trusted_frame: Callable[[Any], bool]) -> tuple[dict, Callable, Callable]:
-    """``(gate, profile, wrap_starter)``. While ``gate["active"]``, a thread other than the main one blocks
-    as soon as it would run learner code (any profile event in a learner frame), until the test cell ends:
-    the referee holds ``gate["lock"]``. ``profile`` is installed in every thread started after arming by
-    the ``_thread`` starters ``wrap_starter`` returns; ``gate["seen"]`` collects the native ids of threads
-    that reported in while active, ``gate["held"]`` those held, ``gate["ids"]`` every thread started."""
+    """``(gate, profile, wrap_starter)``: every thread the learner's code starts is held while a test runs.
+
+    ``wrap_starter`` wraps the ``_thread`` starters; a thread is the learner's when the code that asked for it
+    (past the thread machinery of ``threading``, ``concurrent.futures`` and ``multiprocessing``) is the
+    learner's, so a thread pool the learner makes counts, and gRPC's or PySpark's own threads do not. Every
+    thread gets ``profile``; while ``gate["active"]`` (the referee holds ``gate["lock"]``), a learner's thread
+    blocks at its next profile event, whatever code it is running (a trusted function it handed to the
+    thread, such as ``copy.copy``, included). ``gate["seen"]`` collects the native ids of learner threads that
+    reached an event while active (``gate["held"]`` the same, for the flag); ``gate["ids"]`` are all learner
+    threads: one that runs while active without ever reaching an event (a C-level loop of ``map(setattr,
+    ...)``, or a thread that removed its profile hook) is caught by its scheduler counters
+    (:func:`thread_clocks`)."""
     gate = {"active": False, "main": _thread.get_ident(), "lock": _thread.allocate_lock(), "seen": set(),
             "held": set(), "ids": set()}
-    get_ident, get_native_id, setprofile = _thread.get_ident, threading.get_native_id, sys.setprofile
-    lock, seen, held, ids, main = gate["lock"], gate["seen"], gate["held"], gate["ids"], gate["main"]
+    get_native_id, setprofile, getframe = threading.get_native_id, sys.setprofile, sys._getframe
+    lock, seen, held, ids = gate["lock"], gate["seen"], gate["held"], gate["ids"]
+    type_, getattr_ = type, getattr
+    machinery = ("threading.py", f"concurrent{os.sep}futures", f"multiprocessing{os.sep}")
 
     def profile(frame, event, arg):
-        if not gate["active"] or get_ident() == main:
+        if not gate["active"]:
             return
         tid = get_native_id()
-        seen.add(tid)
-        if not trusted_frame(frame):
+        if tid in ids:
+            seen.add(tid)
             held.add(tid)
             with lock:  # wait for the test cell to end
                 pass
 
+    def compiled(function) -> bool:
+        """A compiled extension's loop (gRPC's): no learner can write one. ``deque``, ``map`` and ``setattr``
+        are built-ins, not compiled functions."""
+        target = getattr_(getattr_(function, "__self__", None), "_target", None) or function  # threading.Thread
+        return type_(target).__name__ == "cython_function_or_method"
+
+    def asked_by_learner() -> bool:
+        frame = getframe(2)
+        while frame is not None and any(m in frame.f_code.co_filename for m in machinery):
+            frame = frame.f_back
+        return frame is not None and not trusted_frame(frame)
+
     def wrap_starter(start: Callable) -> Callable:
         def start_new_thread(function, args, kwargs=None):
+            learners = not compiled(function) and asked_by_learner()
+
             def bootstrap(*a, **k):
-                ids.add(get_native_id())
-                setprofile(profile)
+                if learners:
+                    ids.add(get_native_id())
+                    setprofile(profile)
                 return function(*a, **k)
             return start(bootstrap, args, kwargs or {})
         return start_new_thread
@@ -196,6 +245,17 @@ class _CodeFrame:
 
     def __init__(self, code) -> None:
         self.f_code = code
+
+
+class _CodeFile:
+    """Enough of a frame for ``trusted_frame``: a file name."""
+
+    def __init__(self, filename: str) -> None:
+        self.f_code = self
+        self.co_filename = filename
+
+
+MISSING = object()  # an attribute a class did not have before the learner set it
 
 
 def changed(before: dict[str, object], after: dict[str, object]) -> list[str]:

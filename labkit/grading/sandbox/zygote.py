@@ -47,7 +47,7 @@ def _run_kernel(spec: Spec) -> None:  # pragma: no cover - runs in the forked ch
         from labkit.grading import referee as referee_module
         from labkit.grading.checks import DEFAULT_SEED
 
-        seed = int(os.environ.get("LABKIT_GRADING_SEED", DEFAULT_SEED))
+        seed = int(os.environ.pop("LABKIT_GRADING_SEED", DEFAULT_SEED))  # the referee's alone from here on
         referee_module.install(app.shell, *referee, seed, trusted_roots())
         referee = None
     app.start()
