@@ -174,7 +174,7 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int, 
     armed_signals = {s: get_signal(s) for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)}
     recursion, string_io = sys.getrecursionlimit(), io.StringIO
     get_ident, main, lock, clocks_of = _thread.get_ident, gate["main"], gate["lock"], tripwires.thread_clocks
-    test_file = tripwires.TEST_FILE
+    test_file, settle = tripwires.TEST_FILE, tripwires.settle
     sys_module, callable_, str_, len_ = sys, callable, str, len
     stage: dict[str, Any] = {"captured": None, "signals": {}, "clocks": {}, "real": None, "auto": None, "data": {}}
     fingerprint = _fingerprint
@@ -237,6 +237,7 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int, 
         held at its first event, and one that runs without reaching one shows on its counters."""
         gate["seen"].clear()
         gate["active"] = True
+        settle(gate["ids"])
         stage["clocks"] = clocks_of(gate["ids"])
 
     def trusted_section_ends() -> None:

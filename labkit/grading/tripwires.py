@@ -24,6 +24,7 @@ import _thread
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,25 @@ def thread_gate(trusted_frame: Callable[[Any], bool]) -> tuple[dict, Callable, C
         return start_new_thread
 
     return gate, profile, wrap_starter
+
+
+def settle(native_ids: set[int], *, tries: int = 20, pause: float = 0.0025, _sleep=time.sleep, _open=open) -> None:
+    """Wait (at most ``tries × pause`` seconds) until none of these threads is running: a thread that was
+    handing a result back and is on its way into a blocking call must get there before its counters are read,
+    or its last steps would look like activity during the test."""
+    for _ in range(tries):
+        running = False
+        for tid in list(native_ids):
+            try:
+                with _open(f"/proc/self/task/{tid}/stat") as fh:
+                    running = fh.read().rpartition(")")[2].split()[0] == "R"
+            except (OSError, IndexError):
+                continue
+            if running:
+                break
+        if not running:
+            return
+        _sleep(pause)
 
 
 def thread_clocks(native_ids: set[int]) -> dict[int, str]:
