@@ -1,11 +1,12 @@
 """One learner can never cost another a point through the shared Spark server.
 
-Learner UDFs run in the grading run's one Spark Connect server. Four submissions of a small Spark lab break
+Learner UDFs run in the grading run's one Spark Connect server. Four submissions of a small Spark lab attack
 it from inside a UDF, as an attacker who has read labkit's source would: kill every process of the server's
 user, hold its task slots forever, fill its disk, exhaust its task limit. They are graded in one run beside
-four correct submissions. Every correct one must keep full marks; each saboteur is found by replay (regraded
-alone, it breaks the server again), keeps what it earned before, and is flagged; the gradebook holds exactly
-one row per learner and question; and nothing of a sandbox's user outlives the run.
+four correct submissions. Every correct one must keep full marks; the kill does not take the server down
+(it is PID 1 of its own PID namespace); each saboteur that does break it is found by replay (regraded alone,
+it breaks the server again), keeps what it earned before, and is flagged; the gradebook holds exactly one
+row per learner and question; and nothing of a sandbox's user outlives the run.
 """
 
 from __future__ import annotations
@@ -83,10 +84,21 @@ def test_every_correct_submission_keeps_full_marks(graded):
 
 
 @pytest.mark.parametrize("saboteur", sorted(SABOTAGE))
-def test_each_saboteur_is_found_by_replay_and_flagged(graded, saboteur):
+def test_each_saboteur_earns_nothing_from_its_sabotage(graded, saboteur):
+    assert graded["totals"][saboteur] <= 2  # evens may have been earned before the sabotage; total never
+
+
+@pytest.mark.parametrize("saboteur", ["stall", "fill", "fork"])
+def test_a_saboteur_that_breaks_the_server_is_found_by_replay_and_flagged(graded, saboteur):
     lines = {line.split()[0]: line for line in graded["proc"].stdout.splitlines() if line and not line.startswith(" ")}
     assert "broke the shared Spark server" in lines[saboteur], lines[saboteur]
-    assert graded["totals"][saboteur] <= 2  # evens may have been earned before the sabotage; total never
+
+
+def test_killing_every_process_of_the_server_s_user_leaves_the_server_running(graded):
+    """The server is PID 1 of its own PID namespace and ignores the signals it has no handler for: kill(-1)
+    from a UDF takes only its Python workers, which Spark restarts."""
+    lines = {line.split()[0]: line for line in graded["proc"].stdout.splitlines() if line and not line.startswith(" ")}
+    assert "broke the shared Spark server" not in lines["kill"], lines["kill"]
 
 
 def test_one_row_per_learner_and_question_and_nothing_left_running(graded):

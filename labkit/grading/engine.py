@@ -329,8 +329,12 @@ def grade(lab: str, submissions: Path, *, workers: int | None = None, limits: sa
                 futures = {pool.submit(_grade_one, sub, digest, ctx): (sub, digest) for sub, digest in todo}
                 for future in as_completed(futures):
                     result, executed = future.result()
-                    if spark is not None and not spark.vouch(result.spark_generation, suspicious=_trouble(result)):
-                        suspects.append(futures[future])  # ran against a broken server: not journaled yet
+                    trouble = _trouble(result)
+                    if spark is not None and (not spark.vouch(result.spark_generation, suspicious=trouble)
+                                              or trouble):
+                        # ran against a broken server, or met a Spark error another learner's UDF may have caused
+                        # (killed Python workers recover by themselves): not journaled before an alone regrade
+                        suspects.append(futures[future])
                         continue
                     keep(result, executed)
             for sub, digest in suspects:

@@ -39,6 +39,9 @@ def server_command(port: int = PORT, *, driver_memory: str = "2g") -> list[str]:
     spark_home = Path(pyspark.__file__).parent
     return [str(spark_home / "bin" / "spark-submit"), "--class", SERVER_CLASS, "--name", "labkit grading",
             "--master", "local[*]", "--driver-memory", driver_memory,
+            # no JVM handlers for SIGTERM, SIGINT, SIGHUP: as PID 1 of its namespace the server ignores them, so a
+            # learner's UDF cannot stop it (the grader stops it with SIGKILL from outside)
+            "--driver-java-options", "-Xrs",
             "--conf", f"spark.connect.grpc.binding.port={port}",
             "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
             "--conf", "spark.driver.host=127.0.0.1", "--conf", "spark.driver.bindAddress=127.0.0.1",
@@ -65,7 +68,7 @@ class SharedSparkServer:
         env = {"SPARK_HOME": str(Path(pyspark.__file__).parent), "SPARK_LOCAL_IP": "127.0.0.1",
                "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable,
                "SPARK_LOG_DIR": str(self.workdir), "SPARK_CONF_DIR": str(self.workdir)}
-        spec = sandbox.Spec(name=name, workdir=str(self.workdir), connection_file="", uid=uid,
+        spec = sandbox.Spec(name=name, workdir=str(self.workdir), connection_file="", uid=uid, pid_namespace=True,
                             limits=asdict(limits), env=env, cgroups=self.cgroup.procs_files if self.cgroup else [],
                             readonly=sandbox.visible_paths(),
                             hide=sandbox.secret_paths())

@@ -18,6 +18,7 @@ from pathlib import Path
 from labkit.grading.sandbox.limits import (
     _CLONE_NEWNET,
     _CLONE_NEWNS,
+    _CLONE_NEWPID,
     _CRASHED,
     _MS_BIND,
     _MS_NODEV,
@@ -178,8 +179,13 @@ def _set_rlimits(limits: Limits, *, separate_user: bool) -> None:
         cap(resource.RLIMIT_DATA, limits.memory_bytes)
 
 
-def enter(spec: Spec) -> None:
-    """Turn the calling (freshly forked, root or not) process into the sandbox described by ``spec``."""
+def enter(spec: Spec, helper=None) -> None:
+    """Turn the calling (freshly forked, root or not) process into the sandbox described by ``spec``.
+
+    ``helper`` (a function) runs in a child forked once the namespaces are set and before a PID namespace
+    (``spec.pid_namespace``) is made, so it stays outside the PID namespace: the Spark server's relay, which
+    a learner's UDF inside must not be able to kill. After ``unshare(CLONE_NEWPID)`` the calling process's
+    next child is PID 1 of the new namespace (see :func:`labkit.grading.sandbox.zygote.run_command`)."""
     limits = Limits(**spec.limits)
     iso = isolation()
     os.setsid()
@@ -193,12 +199,13 @@ def enter(spec: Spec) -> None:
     _set_rlimits(limits, separate_user=iso["separate_user"])
     if spec.spark_socket:
         _spark_relay(spec.spark_port, spec.spark_socket)
-    if iso["separate_user"]:
-        os.setgroups([])
-        os.setgid(spec.uid)
-        os.setuid(spec.uid)
-    # after setuid, which clears it: die with the zygote
-    _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if helper is not None and os.fork() == 0:
+        _become(spec, iso)
+        helper()
+        os._exit(0)
+    if spec.pid_namespace and iso["namespaces"]:
+        _enter_pid_namespace()
+    _become(spec, iso)
     os.chdir(spec.workdir)
     os.environ.update({"HOME": spec.workdir, "TMPDIR": "/tmp" if iso["namespaces"] else spec.workdir,
                        "MPLCONFIGDIR": os.path.join(spec.workdir, ".matplotlib"),
@@ -206,6 +213,29 @@ def enter(spec: Spec) -> None:
                        "JUPYTER_RUNTIME_DIR": os.path.join(spec.workdir, ".jupyter")})
     os.environ.update(spec.env)
     sys.path[:] = [p for p in sys.path if p not in ("", ".")]
+
+
+def _enter_pid_namespace() -> None:
+    """Continue as PID 1 of a new PID namespace, with its own ``/proc`` (Spark finds its Python workers there);
+    the process that called stays outside, waits for it and exits with its status."""
+    if _libc().unshare(_CLONE_NEWPID) != 0:
+        raise OSError(ctypes.get_errno(), "unshare of the PID namespace failed")
+    child = os.fork()
+    if child:
+        _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        _, status = os.waitpid(child, 0)
+        os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+    _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV)
+
+
+def _become(spec: Spec, iso: dict[str, bool]) -> None:
+    """Drop to the sandbox's user, and die with the zygote."""
+    if iso["separate_user"]:
+        os.setgroups([])
+        os.setgid(spec.uid)
+        os.setuid(spec.uid)
+    # after setuid, which clears it: die with the zygote
+    _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def describe_exit(status: int | None, *, oom: bool, limits: Limits) -> str:

@@ -17,7 +17,7 @@ CGROUP_PREFIX = "labkit-grading"
 FIRST_UID = 61000  # sandbox user ids: FIRST_UID + n, no /etc/passwd entry needed
 # never imported by the zygote: they start threads at import or break when forked
 _NO_PRELOAD = ("tensorflow", "keras", "horovod", "torch", "jax", "grpc", "pyspark.sql.connect")
-_CLONE_NEWNS, _CLONE_NEWNET = 0x00020000, 0x40000000
+_CLONE_NEWNS, _CLONE_NEWNET, _CLONE_NEWPID = 0x00020000, 0x40000000, 0x20000000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
 _PR_SET_PDEATHSIG = 1
 _CRASHED = 70  # exit code of a sandboxed kernel whose own code failed
@@ -72,5 +72,6 @@ class Spec:
     spark_port: int = DEFAULT_PORT
     referee_socket: str | None = None  # the grader's end of the referee's channel (labkit.grading.channel)
     referee_key: str | None = None  # hex; taken out of the spec before the learner's code can run
+    pid_namespace: bool = False  # a command runs as PID 1 of a PID namespace of its own (the Spark server)
 
 

@@ -21,10 +21,11 @@ from labkit.grading.sandbox.relay import _unix_to_tcp_relay
 
 
 def _run_command(spec: Spec, argv: list[str], relay_socket: str | None, relay_port: int) -> None:  # pragma: no cover
-    enter(spec)
-    if relay_socket and os.fork() == 0:
-        _unix_to_tcp_relay(relay_socket, relay_port)
-        os._exit(0)
+    relay = (lambda: _unix_to_tcp_relay(relay_socket, relay_port)) if relay_socket else None
+    # the relay runs in a child of its own, outside the command's PID namespace (``spec.pid_namespace``), where
+    # the command is PID 1: nothing inside can SIGKILL it, ``kill(-1, …)`` skips it, and a signal it has no
+    # handler for is ignored
+    enter(spec, relay)
     os.execvpe(argv[0], argv, os.environ)
 
 
