@@ -192,7 +192,7 @@ forge("forge_c_level_thread", "import builtins, collections, itertools, threadin
       "loop = zip(map(time.sleep, itertools.repeat(0.0005)), map(setattr, itertools.repeat(builtins), "
       "itertools.repeat('sum'), itertools.repeat(fake)))\n"
       "threading.Thread(target=collections.deque, args=(loop,), kwargs={'maxlen': 0}, daemon=True).start()\n"
-      "def mean(xs):\n    return 0.0\n", "score tampering")
+      "def mean(xs):\n    return 0.0\n", "starts threads")
 forge("forge_signal_handler", "import builtins, signal\n"
       "def handler(*a):\n    builtins.sum = lambda xs, *b: 0.0\n"
       "signal.signal(signal.SIGALRM, handler)\nsignal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)\n"

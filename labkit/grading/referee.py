@@ -174,7 +174,7 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int, 
     armed_signals = {s: get_signal(s) for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)}
     recursion, string_io = sys.getrecursionlimit(), io.StringIO
     get_ident, main, lock, clocks_of = _thread.get_ident, gate["main"], gate["lock"], tripwires.thread_clocks
-    test_file, settle = tripwires.TEST_FILE, tripwires.settle
+    test_file, settle, busy = tripwires.TEST_FILE, tripwires.settle, tripwires.busy
     sys_module, callable_, str_, len_ = sys, callable, str, len
     stage: dict[str, Any] = {"captured": None, "signals": {}, "clocks": {}, "real": None, "auto": None, "data": {}}
     fingerprint = _fingerprint
@@ -218,7 +218,8 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int, 
         put_classes_back()
         settrace(None)
         setrecursionlimit(recursion)
-        setswitchinterval(switch_interval)
+        # between checks the test keeps the interpreter lock until it blocks: another thread gets no turn
+        setswitchinterval(1000.0)
         gc_callbacks[:] = armed_callbacks  # a learner's finaliser that still runs is caught by ``watch``
         for signum, armed_handler in armed_signals.items():
             try:
@@ -237,14 +238,15 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int, 
         held at its first event, and one that runs without reaching one shows on its counters."""
         gate["seen"].clear()
         gate["active"] = True
-        settle(gate["ids"])
+        settle(gate["ids"] - gate["waiting"])
         stage["clocks"] = clocks_of(gate["ids"])
 
     def trusted_section_ends() -> None:
         after = clocks_of(gate["ids"])
         gate["active"] = False
         before = stage["clocks"]
-        ran = [tid for tid, clock in after.items() if before.get(tid, clock) != clock and tid not in gate["seen"]]
+        ran = [tid for tid, clock in after.items() if busy(before.get(tid, clock), clock) and tid not in gate["seen"]
+               and tid not in gate["waiting"]]
         if ran:
             note(state["taint"], f"{len_(ran)} thread(s) your code started ran during the test unseen")
 
@@ -264,9 +266,12 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int, 
         if getprofile() is not watch or state["learner"]:
             note(state["taint"], "your code was still running when the test ended")
         setprofile(None)
+        setswitchinterval(switch_interval)
         trusted_section_ends()
         if gate["held"]:
             note(flags, "a thread your code started was held while the tests ran")
+        elif gate.get("started"):
+            note(flags, "starts threads")
         lock.release()
         state["active"] = False
         for signum, handler in stage["signals"].items():
@@ -283,6 +288,7 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int, 
         if state["learner"] == 1:
             stage["data"] = fingerprint(state.get("data"))
             setprofile(None)
+            setswitchinterval(switch_interval)
             trusted_section_ends()
             lock.release()
 

@@ -153,9 +153,9 @@ def thread_gate(trusted_frame: Callable[[Any], bool]) -> tuple[dict, Callable, C
     ...)``, or a thread that removed its profile hook) is caught by its scheduler counters
     (:func:`thread_clocks`)."""
     gate = {"active": False, "main": _thread.get_ident(), "lock": _thread.allocate_lock(), "seen": set(),
-            "held": set(), "ids": set()}
+            "held": set(), "ids": set(), "waiting": set()}
     get_native_id, setprofile, getframe = threading.get_native_id, sys.setprofile, sys._getframe
-    lock, seen, held, ids = gate["lock"], gate["seen"], gate["held"], gate["ids"]
+    lock, seen, held, ids, waiting = gate["lock"], gate["seen"], gate["held"], gate["ids"], gate["waiting"]
     type_, getattr_ = type, getattr
     machinery = ("threading.py", f"concurrent{os.sep}futures", f"multiprocessing{os.sep}")
 
@@ -166,8 +166,10 @@ def thread_gate(trusted_frame: Callable[[Any], bool]) -> tuple[dict, Callable, C
         if tid in ids:
             seen.add(tid)
             held.add(tid)
+            waiting.add(tid)  # a thread waiting here may wake and sleep again in the lock: it runs nothing else
             with lock:  # wait for the test cell to end
                 pass
+            waiting.discard(tid)
 
     def compiled(function) -> bool:
         """A compiled extension's loop (gRPC's): no learner can write one. ``deque``, ``map`` and ``setattr``
@@ -188,6 +190,7 @@ def thread_gate(trusted_frame: Callable[[Any], bool]) -> tuple[dict, Callable, C
             def bootstrap(*a, **k):
                 if learners:
                     ids.add(get_native_id())
+                    gate["started"] = True
                     setprofile(profile)
                 return function(*a, **k)
             return start(bootstrap, args, kwargs or {})
@@ -213,6 +216,22 @@ def settle(native_ids: set[int], *, tries: int = 20, pause: float = 0.0025, _sle
         if not running:
             return
         _sleep(pause)
+
+
+def busy(before: str, after: str, *, slices: int = 8, cpu_ns: int = 1_000_000) -> bool:
+    """Whether a thread did work between two readings of its ``schedstat`` (CPU ns, wait ns, time slices): at
+    least ``slices`` time slices and ``cpu_ns`` of CPU. A thread that only woke to wait for the interpreter
+    lock (a learner's sleeping thread, while the test holds it) runs a few microseconds and does not count.
+
+    >>> busy("1000 0 3", "9000 0 4"), busy("0 0 0", "5000000 0 40")
+    (False, True)
+    """
+    try:
+        cpu0, _, n0 = (int(v) for v in before.split())
+        cpu1, _, n1 = (int(v) for v in after.split())
+    except ValueError:
+        return before != after
+    return n1 - n0 >= slices and cpu1 - cpu0 >= cpu_ns
 
 
 def thread_clocks(native_ids: set[int]) -> dict[int, str]:
