@@ -88,7 +88,7 @@ def test_each_saboteur_earns_nothing_from_its_sabotage(graded, saboteur):
     assert graded["totals"][saboteur] <= 2  # evens may have been earned before the sabotage; total never
 
 
-@pytest.mark.parametrize("saboteur", ["stall", "fill", "fork"])
+@pytest.mark.parametrize("saboteur", ["stall", "fork"])  # filling the disk may leave the server answering
 def test_a_saboteur_that_breaks_the_server_is_found_by_replay_and_flagged(graded, saboteur):
     lines = {line.split()[0]: line for line in graded["proc"].stdout.splitlines() if line and not line.startswith(" ")}
     assert "broke the shared Spark server" in lines[saboteur], lines[saboteur]
