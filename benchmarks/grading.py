@@ -79,7 +79,9 @@ def _env_for(course: Path) -> dict[str, str]:
 
 def stock(lab: str, folder: Path, course: Path) -> tuple[float, dict[str, float]]:
     """Copy the submissions into nbgrader's layout and time one ``nbgrader autograde`` over all of them."""
-    from scratch import _env, scratch_env
+    from scratch import scratch_env
+
+    from labkit._env import environment as _env
 
     from labkit.grading.nbgrader import lab_notebook
 
@@ -129,7 +131,9 @@ def lab_rows(lab: str, n: int, base: Path) -> list[str]:
 
 
 def overhead_rows(n: int, base: Path) -> list[str]:
-    from scratch import PROBE_LAB, _env, scratch_env
+    from scratch import PROBE_LAB, scratch_env
+
+    from labkit._env import environment as _env
 
     course_stock = _course("", base, "probe-stock", probe=True)
     course_ours = _course("", base, "probe-labkit", probe=True)

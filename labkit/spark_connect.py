@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from labkit._os import process_alive
 from labkit.paths import build_dir
 
 DEFAULT_PORT = 15002
@@ -49,13 +50,6 @@ def _listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
 
 
@@ -63,7 +57,7 @@ def status(port: int = DEFAULT_PORT) -> dict:
     """``{"running": bool, "pid": int | None, "url": str, "log": path}`` for the server on ``port``."""
     pid_file = _pid_file(port) if port > 1023 else None
     pid = int(pid_file.read_text()) if pid_file and pid_file.is_file() else None
-    running = bool(pid and _alive(pid) and _listening(port))
+    running = bool(pid and process_alive(pid) and _listening(port))
     return {"running": running, "pid": pid if running else None, "url": url(port),
             "log": str(_state_dir() / f"server-{port}.log")}
 
@@ -110,17 +104,17 @@ def stop(port: int = DEFAULT_PORT, *, timeout: float = 30.0) -> bool:
     if not pid_file.is_file():
         return False
     pid = int(pid_file.read_text())
-    was_running = _alive(pid)
+    was_running = process_alive(pid)
     if was_running:
         os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
+        while process_alive(pid) and time.monotonic() < deadline:
             try:
                 os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
                 pass
             time.sleep(0.2)
-        if _alive(pid):
+        if process_alive(pid):
             os.killpg(pid, signal.SIGKILL)
     pid_file.unlink(missing_ok=True)
     return was_running

@@ -63,13 +63,12 @@ def install(shell, key: bytes, sock: socket, seed: int, roots: list[str]) -> Non
     """
     trusted_frame = tripwires.code_origin(roots)
     flags: list[str] = []
-    class_patches: list = []
-    sys.addaudithook(tripwires.audit_hook(trusted_frame, flags, class_patches))
+    sys.addaudithook(tripwires.audit_hook(trusted_frame, flags))
     gate, _, wrap_starter = tripwires.thread_gate(trusted_frame)
     for module, name in ((_thread, "start_new_thread"), (_thread, "start_new"), (threading, "_start_new_thread")):
         setattr(module, name, wrap_starter(getattr(module, name)))
     state: dict[str, Any] = {"active": False, "learner": 0, "records": [], "taint": [], "shell": None, "n": 0}
-    hooks, begin, end = _stage(state, gate, trusted_frame, flags, seed, class_patches)
+    hooks, begin, end = _stage(state, gate, trusted_frame, flags, seed)
     checks.Checks = referee_checks = guard.protect(checks.make_checks(hooks))
     execute = _executor(shell.user_ns, referee_checks, state)
     report_for = _reporter(key, shell, state, flags, trusted_frame)
@@ -162,12 +161,11 @@ def _reporter(key: bytes, shell, state: dict, flags: list[str], trusted_frame):
     return report_for
 
 
-def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int, class_patches: list):
+def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int):
     """``(hooks, begin, end)``: what holds while a test cell runs, and the hooks the referee's ``Checks``
     calls around every call into learner code and to record a result."""
     settrace, setprofile, setrecursionlimit = sys.settrace, sys.setprofile, sys.setrecursionlimit
     setswitchinterval, switch_interval = sys.setswitchinterval, sys.getswitchinterval()
-    type_setattr, type_delattr, missing, reversed_ = type.__setattr__, type.__delattr__, tripwires.MISSING, reversed
     gc_callbacks, armed_callbacks = gc.callbacks, list(gc.callbacks)
     set_signal, get_signal = _signal.signal, _signal.getsignal
     ignore = _signal.SIG_IGN
@@ -203,19 +201,10 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int, 
             stage["auto"] = frame
             state["learner"] += 1
 
-    def put_classes_back() -> None:
-        for cls, name, value in reversed_(class_patches):
-            try:
-                type_delattr(cls, name) if value is missing else type_setattr(cls, name, value)
-            except (AttributeError, TypeError):
-                continue
-        class_patches.clear()
-
     def lock_down(rehook: bool = True) -> None:
         """What holds between guarded calls: restored modules and classes, no hooks, no learner signal handlers,
         the interpreter's settings as armed, the test's own data as it was."""
         state["restore"](None, extend=True)
-        put_classes_back()
         settrace(None)
         setrecursionlimit(recursion)
         # between checks the test keeps the interpreter lock until it blocks: another thread gets no turn

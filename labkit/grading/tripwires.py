@@ -65,18 +65,13 @@ def code_origin(roots: list[str]) -> Callable[[Any], bool]:
     return trusted_frame
 
 
-def audit_hook(trusted_frame: Callable[[Any], bool], flags: list[str],
-               class_patches: list | None = None) -> Callable[[str, tuple], None]:
-    """A hook that appends to ``flags`` what the learner's code did, and refuses new audit hooks.
-
-    With ``class_patches``, every attribute the learner's code sets or deletes on a class a library defines
-    (``KMeans.fit_predict = …``, ``inspect.Signature.bind = …``) is journaled there, as ``(class, name, the
-    value before or MISSING)``, first change first, so that the referee can put the class back."""
+def audit_hook(trusted_frame: Callable[[Any], bool], flags: list[str]) -> Callable[[str, tuple], None]:
+    """A hook that appends to ``flags`` what the learner's code did, and refuses new audit hooks. (Setting a
+    class's attribute raises no audit event: the referee puts library classes back from a snapshot.)"""
     getframe, busy = sys._getframe, set()
     get_ident = _thread.get_ident
     audited, getattrs, memory = dict(_AUDITED), dict(_GETATTR), _MEMORY
-    str_, type_, len_, runtime_error, isinstance_, getattr_ = str, type, len, RuntimeError, isinstance, getattr
-    sys_modules = sys.modules
+    str_, type_, len_, runtime_error = str, type, len, RuntimeError
     depth = 3
     own = str(Path(__file__).resolve().parents[1]) + os.sep  # labkit's own code speaks for itself
 
@@ -84,30 +79,11 @@ def audit_hook(trusted_frame: Callable[[Any], bool], flags: list[str],
         if what not in flags:
             flags.append(what)
 
-    def patched_class(cls: type, name: str) -> None:
-        me = get_ident()
-        if me in busy:
-            return
-        busy.add(me)
-        try:
-            frame = getframe(2)
-            module = sys_modules.get(getattr_(cls, "__module__", "") or "")
-            library = module is not None and trusted_frame(_CodeFile(getattr_(module, "__file__", None) or ""))
-            if library and frame is not None and not frame.f_code.co_filename.startswith(own) \
-                    and not trusted_frame(frame):
-                class_patches.append((cls, name, type_.__dict__["__dict__"].__get__(cls).get(name, MISSING)))
-                note("patches a library's classes")
-        finally:
-            busy.discard(me)
-
     def hook(event: str, args: tuple) -> None:
         if event == "sys.addaudithook":
             note("audit hooks")
             raise runtime_error("labkit grade: audit hooks are not allowed while grading")
         what = audited.get(event)
-        if class_patches is not None and (event == "object.__setattr__" or event == "object.__delattr__") \
-                and len_(args) > 1 and isinstance_(args[0], type_) and type_(args[1]) is str_:
-            patched_class(args[0], args[1])
         if what is None:
             if event == "object.__getattr__" or event == "object.__setattr__":
                 what = getattrs.get(args[1]) if len_(args) > 1 and type_(args[1]) is str_ else None
@@ -286,15 +262,6 @@ class _CodeFrame:
         self.f_code = code
 
 
-class _CodeFile:
-    """Enough of a frame for ``trusted_frame``: a file name."""
-
-    def __init__(self, filename: str) -> None:
-        self.f_code = self
-        self.co_filename = filename
-
-
-MISSING = object()  # an attribute a class did not have before the learner set it
 
 
 def changed(before: dict[str, object], after: dict[str, object]) -> list[str]:

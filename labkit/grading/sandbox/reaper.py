@@ -21,6 +21,7 @@ import shutil
 import signal
 from pathlib import Path
 
+from labkit._os import process_alive
 from labkit.grading.sandbox.cgroup import Cgroup
 from labkit.grading.sandbox.isolation import _cgroup_version, isolation
 from labkit.grading.sandbox.limits import CGROUP_PREFIX, CGROUP_ROOT, FIRST_UID
@@ -36,13 +37,6 @@ def uid_range(pid: int | None = None) -> tuple[int, int]:
     return lo, lo + UIDS_PER_RUN
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
 
 
@@ -83,7 +77,7 @@ def reap_dead_runs(runtime_base: Path) -> int:
         names = {d.name for p in parents if p.is_dir() for d in p.iterdir() if d.is_dir()}
         for name in names:
             owner = _owner(name)
-            if owner is not None and _alive(owner):
+            if owner is not None and process_alive(owner):
                 continue
             group = Cgroup.__new__(Cgroup)
             group.version, group.dirs = version, [p / name for p in parents]
@@ -93,7 +87,7 @@ def reap_dead_runs(runtime_base: Path) -> int:
     if Path(runtime_base).is_dir():
         for folder in Path(runtime_base).glob("grade-*"):
             owner = _owner(folder.name)
-            if owner is not None and not _alive(owner):
+            if owner is not None and not process_alive(owner):
                 dead.add(owner)
                 shutil.rmtree(folder, ignore_errors=True)
     if isolation()["separate_user"]:
