@@ -82,7 +82,6 @@ def stock(lab: str, folder: Path, course: Path) -> tuple[float, dict[str, float]
     from scratch import scratch_env
 
     from labkit._env import environment as _env
-
     from labkit.grading.nbgrader import lab_notebook
 
     with _env(scratch_env(course)):
