@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from labkit._os import process_alive
+from labkit._system import process_alive
 from labkit.paths import build_dir
 
 DEFAULT_PORT = 15002

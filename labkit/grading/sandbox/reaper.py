@@ -21,7 +21,7 @@ import shutil
 import signal
 from pathlib import Path
 
-from labkit._os import process_alive
+from labkit._system import process_alive
 from labkit.grading.sandbox.cgroup import Cgroup
 from labkit.grading.sandbox.isolation import _cgroup_version, isolation
 from labkit.grading.sandbox.limits import CGROUP_PREFIX, CGROUP_ROOT, FIRST_UID
