@@ -204,11 +204,12 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int):
     def lock_down(rehook: bool = True) -> None:
         """What holds between guarded calls: restored modules and classes, no hooks, no learner signal handlers,
         the interpreter's settings as armed, the test's own data as it was."""
+        # first: from here the test keeps the interpreter lock until it blocks, so no other thread gets a turn
+        # between the restore below and the test's next line
+        setswitchinterval(1000.0)
         state["restore"](None, extend=True)
         settrace(None)
         setrecursionlimit(recursion)
-        # between checks the test keeps the interpreter lock until it blocks: another thread gets no turn
-        setswitchinterval(1000.0)
         gc_callbacks[:] = armed_callbacks  # a learner's finaliser that still runs is caught by ``watch``
         for signum, armed_handler in armed_signals.items():
             try:
