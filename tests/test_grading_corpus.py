@@ -193,6 +193,20 @@ forge("forge_c_level_thread", "import builtins, collections, itertools, threadin
       "itertools.repeat('sum'), itertools.repeat(fake)))\n"
       "threading.Thread(target=collections.deque, args=(loop,), kwargs={'maxlen': 0}, daemon=True).start()\n"
       "def mean(xs):\n    return 0.0\n", "starts threads")
+# the same loop putting the real sum back between fakes (nothing left to see when the test ends), and one started
+# from inside the function under test, an instant before the test's own code resumes
+forge("forge_c_level_thread_cycle", "import builtins, collections, itertools, threading, time\n"
+      "real, fake = builtins.sum, (lambda xs, *a: 0.0)\n"
+      "loop = zip(map(time.sleep, itertools.repeat(0.0002)), map(setattr, itertools.repeat(builtins), "
+      "itertools.repeat('sum'), itertools.cycle([fake, fake, real])))\n"
+      "threading.Thread(target=collections.deque, args=(loop,), kwargs={'maxlen': 0}, daemon=True).start()\n"
+      "def mean(xs):\n    return 0.0\n", "starts threads")
+forge("forge_c_level_thread_late", "import builtins, collections, itertools, threading, time\n"
+      "def mean(xs):\n"
+      "    loop = zip(map(time.sleep, itertools.repeat(0.0002)), map(setattr, itertools.repeat(builtins), "
+      "itertools.repeat('sum'), itertools.repeat(lambda ys, *a: 0.0)))\n"
+      "    threading.Thread(target=collections.deque, args=(loop,), kwargs={'maxlen': 0}, daemon=True).start()\n"
+      "    return 0.0\n", "starts threads")
 forge("forge_signal_handler", "import builtins, signal\n"
       "def handler(*a):\n    builtins.sum = lambda xs, *b: 0.0\n"
       "signal.signal(signal.SIGALRM, handler)\nsignal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)\n"

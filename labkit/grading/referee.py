@@ -172,7 +172,7 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int):
     armed_signals = {s: get_signal(s) for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)}
     recursion, string_io = sys.getrecursionlimit(), io.StringIO
     get_ident, main, lock, clocks_of = _thread.get_ident, gate["main"], gate["lock"], tripwires.thread_clocks
-    test_file, settle, busy = tripwires.TEST_FILE, tripwires.settle, tripwires.busy
+    test_file, settle, ran, yield_to = tripwires.TEST_FILE, tripwires.settle, tripwires.ran, tripwires.yield_to_threads
     sys_module, callable_, str_, len_ = sys, callable, str, len
     stage: dict[str, Any] = {"captured": None, "signals": {}, "clocks": {}, "real": None, "auto": None, "data": {}}
     fingerprint = _fingerprint
@@ -232,13 +232,16 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int):
         stage["clocks"] = clocks_of(gate["ids"])
 
     def trusted_section_ends() -> None:
+        """A learner's thread that was scheduled during the section and never reached an event ran unseen (a
+        C-level loop): the cell is not scored. One that registered during the section counts as scheduled."""
+        yield_to(gate["ids"] - gate["waiting"])
         after = clocks_of(gate["ids"])
         gate["active"] = False
-        before = stage["clocks"]
-        ran = [tid for tid, clock in after.items() if busy(before.get(tid, clock), clock) and tid not in gate["seen"]
-               and tid not in gate["waiting"]]
-        if ran:
-            note(state["taint"], f"{len_(ran)} thread(s) your code started ran during the test unseen")
+        before, seen, waiting = stage["clocks"], gate["seen"], gate["waiting"]
+        unseen = [tid for tid, clock in after.items()
+                  if tid not in seen and tid not in waiting and (tid not in before or ran(before[tid], clock))]
+        if unseen:
+            note(state["taint"], f"{len_(unseen)} thread(s) your code started ran during the test unseen")
 
     def begin():
         state.update(active=True, learner=0, records=[], taint=[], n=0)
