@@ -14,7 +14,7 @@ STAMP       := $(VENV)/.setup-$(DEPS_KEY)
 
 export PYTHON VENV TF_VERSION HVD_VERSION
 
-.PHONY: setup test test-browser course lab formgrader bench bench-hpo bench-nn bench-seq bench-dist bench-grading lint release doctor clean help
+.PHONY: setup test test-browser course lab formgrader bench bench-hpo bench-nn bench-dl bench-seq bench-dist bench-grading lint release doctor clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -24,7 +24,7 @@ help:
 	@echo "make lab      start JupyterLab on labs/ with the kit's kernel (Ctrl-C stops it)"
 	@echo "make formgrader   start the instructor's view: nbgrader's formgrader on the course"
 	@echo "make bench    run the benchmarks, write benchmarks/results.md"
-	@echo "make bench-hpo / bench-nn / bench-seq / bench-dist / bench-grading   refresh only those sections"
+	@echo "make bench-hpo / bench-nn / bench-dl / bench-seq / bench-dist / bench-grading   refresh only those sections"
 	@echo "make setup    create .venv and install everything (Horovod's build included)"
 	@echo "make lint     ruff"
 
@@ -57,8 +57,11 @@ bench: setup
 bench-hpo: setup  ## refresh only the HPO sections of benchmarks/results.md (about 10 minutes)
 	$(PY) benchmarks/hpo.py
 
-bench-nn: setup  ## refresh only the labkit.nn / Keras sections of benchmarks/results.md (about 6 minutes)
+bench-nn: setup  ## refresh only the labkit.nn sections of benchmarks/results.md (about 6 minutes)
 	$(PY) benchmarks/nn.py
+
+bench-dl: setup  ## refresh only lab 07's Keras sections of benchmarks/results.md (about 10 minutes)
+	$(PY) benchmarks/dl.py
 
 bench-seq: setup  ## refresh only the sequence-model (lab 09) sections of benchmarks/results.md (about a minute)
 	$(PY) benchmarks/sequences.py

@@ -1,10 +1,8 @@
-"""``make bench-nn``: labkit.nn against Keras, and the Keras models of lab 07, on the shipped MNIST split.
+"""``make bench-nn``: labkit.nn against Keras on the shipped MNIST split (lab 07's own Keras models: ``dl.py``).
 
 * the same MLP (784 → 256 → 128 → 10, ReLU, Adam, batch 64, 15 epochs) trained from the same initial weights
   by labkit.nn and by Keras, for three seeds: test accuracy and training time;
-* the lab 07 CNN at full size: test accuracy;
-* im2col convolution vs ``tf.nn.conv2d`` (and the naive loop) on a 64×28×28×1 batch with 32 3×3 filters;
-* transfer learning: frozen base from digits 0–4 vs the same network from scratch on few labels of 5–9.
+* im2col convolution vs ``tf.nn.conv2d`` (and the naive loop) on a 64×28×28×1 batch with 32 3×3 filters.
 
 Run alone (``make bench-nn``) it refreshes only its sections of ``results.md``; ``make bench`` runs it too.
 """
@@ -22,7 +20,8 @@ HEADING = "## labkit.nn"
 MLP_SHAPE, MLP_EPOCHS, MLP_BATCH = (256, 128), 15, 64
 
 
-def _mnist(images: bool = False):
+def mnist(images: bool = False):
+    """The shipped split, scaled to [0, 1]: flat rows, or 28×28×1 images."""
     from labkit.datasets import load_mnist
 
     x, y, xt, yt = load_mnist(normalize=True, flatten=not images)
@@ -36,7 +35,7 @@ def mlp_rows(seeds=(0, 1, 2)) -> tuple[list[str], dict]:
 
     from labkit.nn import Dense, Sequential
 
-    x, y, xt, yt = _mnist()
+    x, y, xt, yt = mnist()
     rows, summary = [], {"nn_acc": [], "keras_acc": [], "nn_s": [], "keras_s": []}
     for seed in seeds:
         ours = Sequential([Dense(u, activation="relu") for u in MLP_SHAPE] + [Dense(10, activation="softmax")],
@@ -91,49 +90,10 @@ def conv_rows(repeats: int = 5) -> list[str]:
             f"| `tf.nn.conv2d` | {b * 1e3:.1f} | 1.0× | |"]
 
 
-def cnn_row(epochs: int = 12) -> tuple[float, float]:
-    from labkit.dl import build_cnn, train
-
-    x, y, xt, yt = _mnist(images=True)
-    model = build_cnn(seed=0)
-    start = time.perf_counter()
-    train(model, x, y, epochs=epochs, batch_size=64, verbose=False)
-    seconds = time.perf_counter() - start
-    accuracy = float(model.evaluate(xt, yt, verbose=0)[1])
-    print(f"CNN: {accuracy:.4f} after {epochs} epochs in {seconds:.0f} s")
-    return accuracy, seconds
-
-
-def transfer_rows(per_class=(5, 20, 80)) -> list[str]:
-    from labkit.dl import build_cnn, digit_subset, few_labels, train, transfer_model
-
-    x, y, xt, yt = _mnist(images=True)
-    x_old, y_old = digit_subset(x, y, digits=range(5))
-    x_new, y_new = digit_subset(x, y, digits=range(5, 10))
-    xt_new, yt_new = digit_subset(xt, yt, digits=range(5, 10))
-    pretrained = build_cnn(seed=0)
-    train(pretrained, x_old, y_old, epochs=5, batch_size=64, verbose=False)
-    rows = []
-    for k in per_class:
-        x_few, y_few = few_labels(x_new, y_new, per_class=k, seed=0)
-        reused = transfer_model(pretrained, n_classes=5)
-        scratch = transfer_model(build_cnn(seed=1), n_classes=5)
-        for layer in scratch.layers:
-            layer.trainable = True
-        scratch.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        for model in (reused, scratch):
-            train(model, x_few, y_few, epochs=30, batch_size=16, verbose=False)
-        a, b = (float(m.evaluate(xt_new, yt_new, verbose=0)[1]) for m in (reused, scratch))
-        rows.append(f"| {k} | {a:.1%} | {b:.1%} | {(a - b) * 100:+.1f} |")
-        print(f"transfer, {k} per class: {a:.3f} vs scratch {b:.3f}")
-    return rows
-
-
 def nn_section() -> list[str]:
     mlp, mean = mlp_rows()
     gap = (mean["nn_acc"] - mean["keras_acc"]) * 100
     ratio = mean["nn_s"] / mean["keras_s"]
-    cnn_acc, cnn_s = cnn_row()
     lines = [
         f"{HEADING}: the MLP from scratch vs the identical Keras network", "",
         f"784 → {' → '.join(map(str, MLP_SHAPE))} → 10 (ReLU, softmax), Adam (η = 0.001), batch {MLP_BATCH}, "
@@ -148,14 +108,6 @@ def nn_section() -> list[str]:
         f"{HEADING}: convolution on a 64×28×28×1 batch, 32 filters of 3×3", "",
         "Best of 5 interleaved runs (the naive loop once). Goal: im2col within 5× of `tf.nn.conv2d`.", "",
         "| implementation | time (ms) | ratio to TensorFlow | goal |", "|---|---:|---:|---|", *conv_rows(), "",
-        f"{HEADING} (Keras, lab 07): the CNN at full size", "",
-        f"`labkit.dl.build_cnn()` (Conv 32 → Conv 64 → MaxPool → Dropout → Dense 128 → Dropout → softmax), 12 "
-        f"epochs, batch 64: test accuracy **{cnn_acc:.2%}** {'✓' if cnn_acc >= 0.98 else '✗'} (goal ≥ 98 %), "
-        f"trained in {cnn_s:.0f} s on this machine.", "",
-        f"{HEADING} (Keras, lab 07): transfer learning", "",
-        "CNN pre-trained 5 epochs on digits 0–4; frozen base + new head vs the same network from scratch, both "
-        "trained 30 epochs on the same few labelled digits 5–9, tested on all test digits 5–9.", "",
-        "| labels per class | transfer | from scratch | gain (points) |", "|---:|---:|---:|---:|", *transfer_rows(), "",
     ]
     return lines
 

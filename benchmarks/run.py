@@ -139,6 +139,7 @@ def main() -> None:
     parser.add_argument("--skip-spark", action="store_true", help="leave out the Spark lab and session timings")
     parser.add_argument("--skip-hpo", action="store_true", help="leave out the hyperparameter-search benchmarks")
     parser.add_argument("--skip-nn", action="store_true", help="leave out the neural-network benchmarks")
+    parser.add_argument("--skip-dl", action="store_true", help="leave out lab 07's Keras measurements")
     parser.add_argument("--skip-seq", action="store_true", help="leave out the sequence-model (lab 09) benchmarks")
     parser.add_argument("--skip-dist", action="store_true", help="leave out the distributed-training benchmarks")
     parser.add_argument("--skip-grading", action="store_true", help="leave out stock nbgrader vs labkit grade")
@@ -186,6 +187,10 @@ def main() -> None:
         from nn import nn_section
 
         lines += nn_section()
+    if not args.skip_dl:
+        from dl import dl_section
+
+        lines += dl_section()
     if not args.skip_seq:
         from sequences import sequences_section
 

@@ -93,6 +93,28 @@ def check_int(name: str, value: Any, *, minimum: int = 1, maximum: int | None = 
     return int(value)
 
 
+def check_number(name: str, value: Any, *, low: float = 0.0, high: float = float("inf"),
+                 low_open: bool = True, high_open: bool = False) -> float:
+    """Return ``value`` as a ``float`` if it is a finite real number in the interval, else raise.
+
+    The interval is ``(low, high]`` by default (a positive number); ``low_open`` / ``high_open`` choose the ends.
+
+    >>> check_number("learning_rate", 0.01)
+    0.01
+    >>> check_number("drop", 1.5, high=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: drop must be a number in (0.0, 1], got 1.5.
+    """
+    ok = not isinstance(value, bool) and isinstance(value, int | float | np.integer | np.floating)
+    above = ok and (value > low if low_open else value >= low)
+    below = ok and (value < high if high_open else value <= high)
+    if not (ok and np.isfinite(value) and above and below):
+        upper = "∞)" if high == float("inf") else f"{high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must be a number in {'(' if low_open else '['}{low}, {upper}, got {value!r}.")
+    return float(value)
+
+
 def check_same_length(**arrays: np.ndarray) -> None:
     """Raise if the arrays do not all have the same length.
 

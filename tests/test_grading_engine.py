@@ -23,7 +23,6 @@ from scratch import PROBE_LAB, _probe_cells, gradebook_rows, probe_lab, scratch_
 
 from labkit._env import environment
 from labkit.grading import guard, intake, sandbox
-from labkit.grading.checks import Checks  # imported first: the guard snapshots the classes it protects
 from labkit.grading.plan import seed_for
 from labkit.grading.report import item_analysis
 from labkit.grading.scoring import score_cell
@@ -147,73 +146,6 @@ def test_score_cell_follows_nbgrader_except_for_stderr():
     assert q.score == 1.5 and "a warning" in q.warning  # nbgrader would give 0
     assert score_cell(_test_cell([{"output_type": "stream", "name": "stdout", "text": "✗ a: wrong\n"}, result]),
                       3.0).messages == ["a: wrong"]
-
-
-@pytest.fixture
-def armed_guard():
-    guard.arm()
-    yield
-    guard.disarm()
-
-
-def test_guard_undoes_patches_of_numpy_builtins_and_checks(armed_guard):
-    import builtins
-
-
-    real = (np.allclose, builtins.round, Checks.close)
-    np.allclose = lambda *a, **k: True
-    builtins.round = lambda *a, **k: 0
-    Checks.close = lambda *a, **k: True
-    namespace = {"Checks": object}
-    assert guard.restore(namespace) >= 3
-    assert (np.allclose, builtins.round, Checks.close) == real and namespace["Checks"] is Checks
-
-
-def test_checks_undo_a_patch_made_by_the_code_under_test(armed_guard):
-    import labkit.grading.canonical as canonical_module
-
-    real = (canonical_module.numbers, np.allclose)
-
-    def cheat():
-        canonical_module.numbers = lambda value: np.asarray(9.0)
-        np.allclose = lambda *a, **k: True
-        return 0
-
-    checks = Checks(points=1)
-    assert checks.close("cheat", cheat, 9) is False
-    assert (canonical_module.numbers, np.allclose) == real
-
-
-def test_checks_compare_plain_values_so_an_answer_cannot_claim_equality():
-
-    class Liar(float):
-        def __eq__(self, other):
-            return True
-
-        __hash__ = float.__hash__
-
-        def __bool__(self):
-            return True
-
-    checks = Checks(points=3)
-    assert checks.equal("a list", lambda: [Liar(1.0)], [2.0]) is False
-    assert checks.check("a predicate", lambda: Liar(2.0)) is False  # truthy is not True
-    assert checks.close("a number", lambda: Liar(1.0), 2.0) is False
-    assert checks.passed == 0
-    assert "expected plain values" in checks.results[0][2] and "True or False" in checks.results[1][2]
-
-
-@pytest.mark.parametrize(("code", "flag"), [
-    ("import ctypes", "ctypes"), ("x = sys._getframe(1)", "frames"), ("print(In[-1])", "input history"),
-    ("%history -g", "get_ipython"), ("getattr(sys, '_get' + 'frame')", "getattr with a computed name"),
-    ("open('/course/solutions/x.ipynb')", "path 'solutions'"), ("np.allclose = f", "replaces allclose"),
-])
-def test_scan_flags_reaching_for_the_grader(code, flag):
-    assert flag in guard.scan(code)
-
-
-def test_scan_leaves_ordinary_answers_alone():
-    assert guard.scan("def mse(a, b):\n    a = np.asarray(a)\n    return float(np.mean((a - b) ** 2))") == []
 
 
 def test_seeds_are_fixed_per_learner_and_lab():

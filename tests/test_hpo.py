@@ -14,6 +14,7 @@ from labkit.hpo import (
     MedianStoppingPolicy,
     TruncationSelectionPolicy,
     choice,
+    first_stop,
     grid_configs,
     hyperband_brackets,
     loguniform,
@@ -117,6 +118,27 @@ def test_bandit_minimising_is_maximising_the_negation(values, slack):
     down = BanditPolicy(slack_amount=slack, mode="min")
     for i, v in enumerate(values):
         assert up.on_result(i, 1, v) == down.on_result(i, 1, -v)
+
+
+def test_first_stop_on_the_course_texts_bandit_example():
+    """The text: slack 0.2, evaluation interval 5; X below the best Y − 0.2 at an evaluation stops the tuning."""
+    rows = [("a", s, 0.5 + 0.05 * s) for s in range(1, 5)] + [("b", s, 0.3) for s in range(1, 5)]
+    rows += [("a", 5, 0.80), ("b", 5, 0.61), ("c", 5, 0.59)]
+    assert first_stop(BanditPolicy(slack_amount=0.2, evaluation_interval=5), rows) == ("c", 5)  # not b at step 1–4
+    assert first_stop(BanditPolicy(slack_amount=0.2, evaluation_interval=5), rows[:-1]) is None
+
+
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(1, 12), st.floats(0, 1)), max_size=40),
+       st.floats(0, 0.5), st.integers(1, 6))
+def test_first_stop_against_a_direct_reading_of_the_rule(rows, slack, interval):
+    """Oracle: at each arriving result on an evaluation step, compare it with the best value at that step."""
+    seen, expected = {}, None
+    for trial, step, value in rows:
+        seen[(trial, step)] = value
+        if step % interval == 0 and value < max(v for (t, s), v in seen.items() if s == step) - slack:
+            expected = (trial, step)
+            break
+    assert first_stop(BanditPolicy(slack_amount=slack, evaluation_interval=interval), rows) == expected
 
 
 def test_policies_wait_for_delay_and_interval():

@@ -63,10 +63,12 @@ def test_rung_explorer_in_a_browser_session_redraws_on_the_slider(asha, monkeypa
     monkeypatch.delenv("LABKIT_HEADLESS", raising=False)
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     plt.close("all")
-    slider, out = rung_explorer(asha).children
-    assert isinstance(out, widgets.Output)
-    drawn = len(plt.get_fignums())
+    monkeypatch.setattr(plt, "close", lambda *a, **k: None)  # keep each rendered figure to count
+    slider, image, text = rung_explorer(asha).children
+    assert isinstance(image, widgets.Image) and isinstance(text, widgets.HTML)
+    drawn, first = len(plt.get_fignums()), image.value
     slider.value = 3
+    assert image.value != first and "<pre>" in text.value  # the step's note, printed
     assert len(plt.get_fignums()) == drawn + 1
 
 

@@ -87,7 +87,7 @@ def test_precision_recall_curve_and_average_precision(data):
     assert metrics.average_precision_score(t, s) == pytest.approx(skm.average_precision_score(t, s))
 
 
-def test_course_spam_filter_exact_values():
+def test_course_diabetes_example_exact_values():
     t = np.array([1] * 777 + [0] * 1063)
     p = np.array([1] * 750 + [0] * 27 + [1] * 38 + [0] * 1025)
     assert metrics.accuracy_score(t, p) == 1775 / 1840

@@ -28,10 +28,12 @@ def test_kernel_explorer_in_a_browser_redraws_and_fills_the_feature_map_up_to_th
     monkeypatch.delenv("LABKIT_HEADLESS", raising=False)
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     plt.close("all")
-    slider, out = kernel_explorer(IMAGE, KERNEL).children
-    assert isinstance(out, widgets.Output) and slider.max == 8 * 6 - 1
-    drawn = len(plt.get_fignums())
+    monkeypatch.setattr(plt, "close", lambda *a, **k: None)  # keep each rendered figure to look at
+    slider, image, _ = kernel_explorer(IMAGE, KERNEL).children
+    assert isinstance(image, widgets.Image) and slider.max == 8 * 6 - 1
+    drawn, first = len(plt.get_fignums()), image.value
     slider.value = 10
+    assert image.value != first and image.value[:4] == b"\x89PNG"
     assert len(plt.get_fignums()) == drawn + 1
     feature_map = plt.figure(plt.get_fignums()[-1]).axes[2].images[0].get_array()
     expected = conv2d(IMAGE[None, :, :, None], KERNEL[:, :, None, None])[0, :, :, 0]

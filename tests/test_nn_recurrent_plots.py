@@ -35,10 +35,12 @@ def test_gate_explorer_in_a_browser_redraws_the_step_the_slider_picks(monkeypatc
     monkeypatch.delenv("LABKIT_HEADLESS", raising=False)
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     plt.close("all")
-    slider, out = lstm_gate_explorer(memory_cell_lstm(), SEQUENCE).children
-    assert isinstance(out, widgets.Output) and slider.max == 6 and slider.value == 6
-    drawn = len(plt.get_fignums())
+    monkeypatch.setattr(plt, "close", lambda *a, **k: None)  # keep each rendered figure to look at
+    slider, image, _ = lstm_gate_explorer(memory_cell_lstm(), SEQUENCE).children
+    assert isinstance(image, widgets.Image) and slider.max == 6 and slider.value == 6
+    drawn, first = len(plt.get_fignums()), image.value
     slider.value = 2
+    assert image.value != first
     assert len(plt.get_fignums()) == drawn + 1
     top, middle, bottom = plt.figure(plt.get_fignums()[-1]).axes
     heights = [bar.get_height() for bar in middle.patches]

@@ -120,7 +120,6 @@ def ring_explorer(n_workers: int = 4):
 
     def draw(step: int) -> None:
         plot_ring_step(states[step], ax=plt.subplots(figsize=(4.5, 4.5))[1])
-        plt.show()
 
     return slider_view(slider, draw)
 

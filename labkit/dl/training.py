@@ -11,7 +11,7 @@ stopping on the validation loss, and side-by-side comparisons that return one ``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from labkit import progress
 
@@ -43,12 +43,13 @@ def ProgressCallback(epochs: int, desc: str = "epochs"):  # noqa: N802 - a class
 
 def train(model, x, y, *, epochs: int = 10, batch_size: int = 32, validation_data=None,
           validation_split: float = 0.0, early_stopping: int | None = None, verbose: bool = True,
-          desc: str | None = None):
+          desc: str | None = None, callbacks: Sequence[object] = ()):
     """``model.fit`` with a progress bar; ``early_stopping=k`` stops once the validation loss has not improved
-    for ``k`` epochs and restores the best weights. Returns Keras's ``History``."""
+    for ``k`` epochs and restores the best weights; ``callbacks`` are passed on (a learning-rate schedule, say).
+    Returns Keras's ``History``."""
     import tensorflow as tf
 
-    callbacks = [ProgressCallback(epochs, desc or model.name)] if verbose else []
+    callbacks = [*callbacks, *([ProgressCallback(epochs, desc or model.name)] if verbose else [])]
     if early_stopping is not None:
         if validation_data is None and not validation_split:
             raise ValueError("early stopping watches the validation loss: pass validation_data or validation_split.")

@@ -41,3 +41,25 @@ def is_manual(cell) -> bool:
 
 def points(cell) -> float:
     return float(nbgrader(cell).get("points", 0))
+
+
+def task_titles(nb) -> dict[str, str]:
+    """Each test cell's task as the learner reads it: the nearest heading above the cell, "Your task 3 · build
+    the network" (the ``#`` marks dropped), or the test cell's grade id when no heading precedes it.
+
+    >>> import nbformat
+    >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("## 2 · Metrics\\n\\n### Your task 1 · F1"),
+    ...     nbformat.v4.new_code_cell("def f1(): ...", metadata={"nbgrader": {"grade_id": "f1", "solution": True}}),
+    ...     nbformat.v4.new_code_cell("checks.score()",
+    ...                               metadata={"nbgrader": {"grade_id": "f1_tests", "grade": True}})])
+    >>> task_titles(nb)
+    {'f1_tests': 'Your task 1 · F1'}
+    """
+    titles, heading = {}, None
+    for cell in nb.cells:
+        if cell.get("cell_type") == "markdown":
+            found = [line.lstrip("#").strip() for line in cell.get("source", "").splitlines() if line.startswith("#")]
+            heading = found[-1] if found else heading
+        elif is_test(cell):
+            titles[grade_id(cell)] = heading or grade_id(cell)
+    return titles

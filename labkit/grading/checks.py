@@ -8,8 +8,10 @@ message, which the learner sees in feedback.
 
 The learner's answer is turned into a plain value *inside* that guard (:mod:`labkit.grading.canonical`)
 and only plain values are compared, so an object that claims to equal everything earns nothing:
-``close`` compares numbers, ``equal`` compares plain values exactly, and ``check`` wants a predicate
-that returns a real ``True`` or ``False``.
+``close`` compares numbers, ``equal`` compares plain values exactly, ``below`` wants every number (a
+gradient check's relative errors, say) under a limit, and ``check`` wants a predicate that returns a real
+``True`` or ``False``. A failed ``close`` shows the first value that differs, with enough digits to see the
+difference, and the difference allowed; ``below`` lists each number.
 
 Under ``labkit grade`` the :mod:`~labkit.grading.referee` makes its own ``Checks`` class, bound to it:
 every result is recorded where the learner's code cannot reach, and the score is reported to the grader
@@ -78,7 +80,8 @@ def make_checks(hooks: RefereeHooks | None = None) -> type:
     restore, armed, default_rng = _guard.restore, _guard.armed, _np.random.default_rng
     redirect_stderr, catch_warnings, simplefilter = contextlib.redirect_stderr, warnings.catch_warnings, \
         warnings.simplefilter
-    string_io, short, describe, print_ = io.StringIO, _short, describe_exception, print
+    string_io, mismatch, describe, print_ = io.StringIO, _mismatch, describe_exception, print
+    dict_, float_, type_ = dict, float, type
 
     def as_truth(value: Any) -> bool:
         answer = truth(value)
@@ -149,7 +152,22 @@ def make_checks(hooks: RefereeHooks | None = None) -> type:
             if got.shape != want.shape:
                 return self._record(description, False, f"expected shape {want.shape}, got {got.shape}")
             ok = bool(allclose(got, want, rtol=rtol, atol=atol, equal_nan=True))
-            return self._record(description, ok, "" if ok else f"expected {short(want)}, got {short(got)}")
+            return self._record(description, ok, "" if ok else mismatch(want, got, rtol, atol))
+
+        def below(self, description: str, compute: Callable[[], Any], limit: float) -> bool:
+            """Pass when every number ``compute()`` returns is below ``limit``: a number, numbers, or a dict of
+            them by name (a gradient check's relative errors by parameter). The message lists each one."""
+            got, error = self._run(compute, plain, "numbers, or a dict of numbers by name")
+            if error:
+                return self._record(description, False, error)
+            named = got if type_(got) is dict_ else {"": got}
+            try:
+                worst = {str(name): float_(numbers(value).max(initial=0.0)) for name, value in named.items()}
+            except (TypeError, ValueError):
+                return self._record(description, False, "expected numbers, or a dict of numbers by name")
+            ok = all(value < limit for value in worst.values())  # NaN is never below
+            listed = ", ".join(f"{name} {value:.2g}".strip() for name, value in worst.items())
+            return self._record(description, ok, "" if ok else f"{listed} (each must be below {limit:g})")
 
         def equal(self, description: str, compute: Callable[[], Any], expected: Any) -> bool:
             """Pass when ``compute()`` equals ``expected`` exactly, compared as plain values (tuples as lists)."""
@@ -194,16 +212,35 @@ def make_checks(hooks: RefereeHooks | None = None) -> type:
     return Checks
 
 
-def _short(a: _np.ndarray) -> str:
-    if a.ndim == 0:
-        return f"{float(a):.6g}"
-    text = _np.array2string(a, precision=4, threshold=8)
-    return text if len(text) < 120 else text[:117] + "..."
+def _clip(text: str, limit: int = 120) -> str:
+    """``text`` cut to ``limit`` characters, the cut marked with "…"."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _mismatch(want: _np.ndarray, got: _np.ndarray, rtol: float, atol: float) -> str:
+    """Why two equally shaped arrays are not close, with enough digits to see the difference and the allowed one.
+
+    >>> _mismatch(_np.array([0.95180, 0.5]), _np.array([0.95179, 0.5]), 1e-6, 1e-9)
+    'expected [0.9518 0.5], got [0.95179 0.5]: at [0], 0.9518 ≠ 0.95179 (allowed difference 9.5e-07)'
+    """
+    bad = ~_np.isclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
+    where = tuple(int(i) for i in _np.argwhere(bad)[0]) if want.ndim else ()
+    w, g = float(want[where]), float(got[where])
+    digits = next((d for d in range(4, 18) if f"{w:.{d}g}" != f"{g:.{d}g}"), 17)
+    allowed = atol + rtol * abs(w)
+
+    def show(a: _np.ndarray) -> str:
+        if a.ndim == 0:
+            return f"{float(a):.{digits}g}"
+        return _clip(_np.array2string(a, threshold=8, formatter={"float_kind": lambda v: f"{v:.{digits}g}"}))
+
+    at = f"at {list(where)}, " if where else ""
+    return (f"expected {show(want)}, got {show(got)}: {at}{w:.{digits}g} ≠ {g:.{digits}g} "
+            f"(allowed difference {allowed:.2g})")
 
 
 def _text(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) < 120 else text[:117] + "..."
+    return _clip(repr(value))
 
 
 Checks = _guard.protect(make_checks())

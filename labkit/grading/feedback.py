@@ -44,13 +44,19 @@ def _leaks(output, hidden: list[str]) -> bool:
     return any(line in t or html.escape(line) in t for t in texts for line in hidden)
 
 
+def _points(value: float) -> str:
+    """A score as a person reads it: at most two decimals (6.4207 → 6.42, 3.0 → 3)."""
+    return f"{round(value, 2):g}"
+
+
 def _summary(result, plan) -> str:
     lines = [f"# Feedback · {plan.lab} · {result.student}", "",
-             f"**Score: {result.score:g} / {result.max_score:g}**", ""]
+             f"**Score: {_points(result.score)} / {_points(result.max_score)}**", ""]
     if result.problem:
         lines += [f"> **Grading stopped early:** {result.problem}", ""]
-    lines += ["| question | score | what the checks said |", "|---|---:|---|"]
+    lines += ["| task | score | what the checks said |", "|---|---:|---|"]
     withheld = bool(result.flags)
+    titles = cells.task_titles(plan.release)
     for q in result.questions.values():
         said = "; ".join(q.messages) if q.messages else ("all checks passed" if q.score == q.points else "")
         if withheld:
@@ -58,7 +64,9 @@ def _summary(result, plan) -> str:
         if q.warning:
             said += " (a warning was printed to stderr: shown below, not penalised)"
         said = said.replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| `{q.grade_id}` | {q.score:g} / {q.points:g} | {said[:600]} |")
+        said = said if len(said) <= 600 else said[:599] + "…"
+        title = titles.get(q.grade_id, q.grade_id).replace("|", "\\|")
+        lines.append(f"| {title} | {_points(q.score)} / {_points(q.points)} | {said} |")
     if result.warnings:
         lines += ["", "**Notes from intake:**", ""] + [f"* {w}" for w in result.warnings]
     if withheld:

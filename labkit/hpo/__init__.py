@@ -23,7 +23,7 @@ from labkit.hpo.scheduler import EarlyStoppingScheduler, FIFOScheduler, Job, Sch
 from labkit.hpo.search import GridSearcher, RandomSearcher, Searcher, grid_configs, random_configs
 from labkit.hpo.sha import SuccessiveHalving
 from labkit.hpo.space import choice, loguniform, normal, qnormal, quniform, randint, sample, uniform
-from labkit.hpo.stopping import BanditPolicy, Decision, MedianStoppingPolicy, TruncationSelectionPolicy
+from labkit.hpo.stopping import BanditPolicy, Decision, MedianStoppingPolicy, TruncationSelectionPolicy, first_stop
 from labkit.hpo.tpe import TPESearcher
 from labkit.hpo.tuner import Experiment, tune
 
@@ -31,6 +31,7 @@ __all__ = [
     "choice", "uniform", "quniform", "loguniform", "normal", "qnormal", "randint", "sample",
     "grid_configs", "random_configs", "Searcher", "GridSearcher", "RandomSearcher", "TPESearcher",
     "Bracket", "hyperband_brackets", "Decision", "BanditPolicy", "MedianStoppingPolicy", "TruncationSelectionPolicy",
+    "first_stop",
     "Job", "Scheduler", "FIFOScheduler", "EarlyStoppingScheduler", "SuccessiveHalving", "ASHA", "AdaptiveASHA",
     "Hyperband", "PBT", "SerialExecutor", "ProcessExecutor", "SparkExecutor", "JobResult", "tune", "Experiment",
 ]

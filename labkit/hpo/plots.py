@@ -151,7 +151,6 @@ def rung_explorer(exp: Experiment):
         plot_metric_vs_resource(exp, ax=ax, upto=upto,
                                 title=f"decision {k}/{len(decision_rows)}: trial {event['trial']} "
                                       f"{event['decision']} at {event['step']}")
-        plt.show()
         print(event["note"])
 
     return slider_view(slider, draw)

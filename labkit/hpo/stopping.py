@@ -160,3 +160,24 @@ class TruncationSelectionPolicy(EarlyStoppingPolicy):
         worse = sum(self._better(mine, v) for v in values.values())
         ties = sum(v == mine for t, v in values.items() if t != trial)
         return worse + ties < cut
+
+
+def first_stop(policy: EarlyStoppingPolicy, results) -> tuple[Hashable, int] | None:
+    """Replay finished results through ``policy``: the first ``(trial, step)`` it cancels, or ``None``.
+
+    ``results`` are ``(trial, step, metric)`` rows in the order they arrived, or a table with those columns (an
+    experiment's ``log``; only its ``result`` rows count). The course text reads the bandit and median rules
+    as ending the *whole* tuning there; labkit, like Azure ML, cancels only that run.
+
+    >>> rows = [("a", 5, 0.90), ("b", 5, 0.75), ("c", 5, 0.65), ("a", 10, 0.95)]
+    >>> first_stop(BanditPolicy(slack_amount=0.2, evaluation_interval=5), rows)   # 0.65 < 0.90 − 0.2
+    ('c', 5)
+    """
+    if hasattr(results, "itertuples"):
+        if "event" in results:
+            results = results[results["event"] == "result"]
+        results = results[["trial", "step", "metric"]].itertuples(index=False, name=None)
+    for trial, step, metric in results:
+        if policy.on_result(trial, int(step), float(metric)) is Decision.STOP:
+            return trial, int(step)
+    return None

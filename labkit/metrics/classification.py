@@ -195,7 +195,7 @@ def precision_score(
 ) -> np.ndarray | float:
     """Of the samples predicted positive, the share that are positive: ``TP / (TP + FP)``.
 
-    The course's spam filter: TP 750, FP 38 → 750 / 788 = 0.9518.
+    The course text's diabetes example: TP 750, FP 38 → 750 / 788 = 0.9518.
 
     >>> y_true = [1] * 777 + [0] * 1063
     >>> y_pred = [1] * 750 + [0] * 27 + [1] * 38 + [0] * 1025

@@ -112,7 +112,6 @@ def threshold_explorer(y_true: ArrayLike, y_score: ArrayLike, *, pos_label=None,
         ax.scatter([point_fpr], [point_tpr], s=80, color="crimson", zorder=3)
         ax.set(xlabel="False positive rate", ylabel="True positive rate",
                title=f"threshold {threshold:.3f}: precision {p:.3f}, recall {r:.3f}")
-        plt.show()
         print(f"TP {tp}  FP {fp}  FN {fn}  TN {tn}   precision {p:.4f}  recall {r:.4f}  F1 {f:.4f}")
 
     return slider_view(slider, draw)

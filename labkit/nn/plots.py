@@ -168,6 +168,5 @@ def kernel_explorer(image, kernel):
         fig, axes3 = plt.subplots(1, 3, figsize=(10, 3.4))
         _draw_kernel_step(image, kernel, fmap, i, j, axes3)
         fig.tight_layout()
-        plt.show()
 
     return slider_view(slider, draw)

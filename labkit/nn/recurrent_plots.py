@@ -77,6 +77,5 @@ def lstm_gate_explorer(lstm: LSTM, sequence):
         fig, axes3 = plt.subplots(3, 1, figsize=(9, 7.5))
         _draw_gates(trace, x, int(t), axes3)
         fig.tight_layout()
-        plt.show()
 
     return slider_view(slider, draw)

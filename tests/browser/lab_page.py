@@ -131,10 +131,9 @@ def move_each_slider(page: Page, timeout: float = 60) -> list[dict]:
 
 
 def _view_state(area) -> tuple:
-    """What the widget shows besides the slider: its figures and printed text."""
-    return tuple(area.locator(".widget-output").evaluate_all(
-        "nodes => nodes.map(n => [...n.querySelectorAll('img')].map(i => i.src.slice(-200)).join('|')"
-        " + n.innerText)"))
+    """What the widget shows besides the slider: its figure (an image widget) and printed text (an HTML widget)."""
+    return tuple(area.locator(".widget-image, .widget-html").evaluate_all(
+        "nodes => nodes.map(n => n.tagName === 'IMG' ? n.src : n.innerText)"))
 
 
 def validate(page: Page, timeout: float = 900) -> str:
