@@ -43,8 +43,23 @@ def describe_mode(env: Mapping[str, str] | None = None) -> str:
     return f"master {env.get('LABKIT_SPARK_MASTER', 'local[*]')}"
 
 
+_SESSION: list = []  # the session get_spark made last: a lab's test cells ask for it again by calling get_spark()
+
+
+def _alive(spark) -> bool:
+    if is_connect(spark):
+        return not getattr(spark, "is_stopped", False)
+    return getattr(getattr(spark, "_sc", None), "_jsc", None) is not None
+
+
 def get_spark(app_name: str = "labkit", *, conf: Mapping[str, str] | None = None):
-    """Return the lab's ``SparkSession`` (created once, then reused), configured from the environment."""
+    """Return the lab's ``SparkSession`` (created once, then reused), configured from the environment.
+
+    Called again with no ``conf``, it returns the session already made, whatever name the notebook bound it
+    to: a lab's checks call ``get_spark()`` rather than read the notebook's ``spark``, which a learner may rebind.
+    """
+    if _SESSION and not conf and _alive(_SESSION[-1]):
+        return _SESSION[-1]
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
     # Python workers must run the kit's interpreter: a kernel's PATH may lead `python3` elsewhere
@@ -57,7 +72,8 @@ def get_spark(app_name: str = "labkit", *, conf: Mapping[str, str] | None = None
         builder = builder.remote(remote)
         for key, value in (conf or {}).items():
             builder = builder.config(key, value)
-        return builder.getOrCreate()
+        _SESSION[:] = [builder.getOrCreate()]
+        return _SESSION[-1]
     master = os.environ.get("LABKIT_SPARK_MASTER", "local[*]")
     settings = {**DEFAULT_CONF, "spark.ui.enabled": "false" if os.environ.get("CI") else "true",
                 "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{LOG4J2_CONFIG}",
@@ -70,6 +86,7 @@ def get_spark(app_name: str = "labkit", *, conf: Mapping[str, str] | None = None
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    _SESSION[:] = [spark]
     return spark
 
 
