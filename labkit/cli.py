@@ -149,6 +149,20 @@ def export(output: Path) -> None:
 
 
 @main.command()
+@click.argument("notebook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def validate(notebook: Path) -> None:
+    """Run NOTEBOOK top to bottom as Validate does and list every self-check, ✓ and ✗, with each task's points.
+
+    Exits 1 when a visible check fails. Hidden checks run only at grading."""
+    from labkit.grading.validate import validate as run_validation
+
+    ensure_venv_bin_on_path()
+    report, earned, total = run_validation(notebook.resolve())
+    click.echo(report)
+    sys.exit(EXIT_OK if earned >= total else EXIT_FAILED)
+
+
+@main.command()
 def doctor() -> None:
     """Check Python, Java, Spark, TensorFlow, Horovod, nbgrader's extensions and the datasets."""
     from labkit.doctor import format_table, run_checks

@@ -44,6 +44,18 @@ def install_kernel(prefix: str | None = None) -> Path:
     return target
 
 
+SERVER_EXTENSIONS = ("labkit.grading.validate",)  # the toolbar's Validate lists every self-check
+
+
+def enable_server_extensions(prefix: str | None = None) -> Path:
+    """Enable labkit's Jupyter server extensions for every server started from ``prefix`` (default: the venv),
+    the way ``pip install nbgrader`` enables nbgrader's: one JSON file in ``etc/jupyter/jupyter_server_config.d``."""
+    target = Path(prefix or sys.prefix) / "etc" / "jupyter" / "jupyter_server_config.d" / "labkit.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    config = {"ServerApp": {"jpserver_extensions": {name: True for name in SERVER_EXTENSIONS}}}
+    target.write_text(json.dumps(config, indent=2) + "\n")
+    return target
+
 
 def free_port(preferred: int = 0) -> int:
     """``preferred`` if nothing listens on it on 127.0.0.1, else a free port the OS picks.
@@ -152,3 +164,4 @@ class LabServer:
 
 if __name__ == "__main__":
     print(f"installed kernel spec {KERNEL_NAME!r} in {install_kernel()}")
+    print(f"enabled labkit's server extensions in {enable_server_extensions()}")

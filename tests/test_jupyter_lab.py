@@ -98,3 +98,25 @@ def test_a_taken_port_is_replaced_by_a_free_one():
         taken = busy.getsockname()[1]
         assert free_port(taken) != taken
     assert LabServer(Path("labs"), port=taken).url().startswith(f"http://127.0.0.1:{taken}/lab?token=")
+
+
+@pytest.mark.slow
+def test_validate_reports_every_self_check_through_nbgrader_s_own_endpoint(tmp_path):
+    """The endpoint the toolbar's Validate posts to uses labkit's validator (enabled by the venv's Jupyter
+    config that `make setup` writes): failed cells come back titled by task, with their check lines."""
+    root = Path(__file__).resolve().parent.parent
+    notebook = tmp_path / "work" / "04_metrics.ipynb"
+    notebook.parent.mkdir()
+    notebook.write_text((root / "grading" / "demo" / "04_metrics" / "partial.ipynb").read_text())
+    env = {"JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt")}
+    with LabServer(tmp_path / "work", cwd=root, env=env, log=tmp_path / "server.log") as server:
+        request = urllib.request.Request(server.url("assignments/validate"), method="POST",
+                                         data=json.dumps({"path": "04_metrics.ipynb"}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=300) as response:
+            answer = json.load(response)
+    assert answer["success"], answer
+    failed = answer["value"]["failed"]
+    assert [f["source"] for f in failed] == ["Your task 1 · regression metrics", "Your task 2 · counts and scores"]
+    assert failed[0]["raw_error"].startswith("Self-checks: 7.5 / 10 points.")
+    assert "✗ mae of [1, 2] vs [2, 4]: expected 1.5, got 2.5" in failed[0]["raw_error"]

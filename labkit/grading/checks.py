@@ -234,8 +234,9 @@ def _mismatch(want: _np.ndarray, got: _np.ndarray, rtol: float, atol: float) -> 
             return f"{float(a):.{digits}g}"
         return _clip(_np.array2string(a, threshold=8, formatter={"float_kind": lambda v: f"{v:.{digits}g}"}))
 
-    at = f"at {list(where)}, " if where else ""
-    return (f"expected {show(want)}, got {show(got)}: {at}{w:.{digits}g} ≠ {g:.{digits}g} "
+    if not where:
+        return f"expected {show(want)}, got {show(got)} (allowed difference {allowed:.2g})"
+    return (f"expected {show(want)}, got {show(got)}: at {list(where)}, {w:.{digits}g} ≠ {g:.{digits}g} "
             f"(allowed difference {allowed:.2g})")
 
 

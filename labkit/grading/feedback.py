@@ -44,14 +44,14 @@ def _leaks(output, hidden: list[str]) -> bool:
     return any(line in t or html.escape(line) in t for t in texts for line in hidden)
 
 
-def _points(value: float) -> str:
+def format_points(value: float) -> str:
     """A score as a person reads it: at most two decimals (6.4207 → 6.42, 3.0 → 3)."""
     return f"{round(value, 2):g}"
 
 
 def _summary(result, plan) -> str:
     lines = [f"# Feedback · {plan.lab} · {result.student}", "",
-             f"**Score: {_points(result.score)} / {_points(result.max_score)}**", ""]
+             f"**Score: {format_points(result.score)} / {format_points(result.max_score)}**", ""]
     if result.problem:
         lines += [f"> **Grading stopped early:** {result.problem}", ""]
     lines += ["| task | score | what the checks said |", "|---|---:|---|"]
@@ -66,7 +66,7 @@ def _summary(result, plan) -> str:
         said = said.replace("|", "\\|").replace("\n", " ")
         said = said if len(said) <= 600 else said[:599] + "…"
         title = titles.get(q.grade_id, q.grade_id).replace("|", "\\|")
-        lines.append(f"| {title} | {_points(q.score)} / {_points(q.points)} | {said} |")
+        lines.append(f"| {title} | {format_points(q.score)} / {format_points(q.points)} | {said} |")
     if result.warnings:
         lines += ["", "**Notes from intake:**", ""] + [f"* {w}" for w in result.warnings]
     if withheld:

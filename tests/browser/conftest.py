@@ -82,6 +82,8 @@ def learner_server(tmp_path_factory):
     for demo in sorted((ROOT / "grading" / "demo").glob("*/perfect.ipynb")):
         lab = demo.parent.name
         fast_copy(demo, workspace / lab / f"{lab}.ipynb")
+    # lab 04 with two of the usual mistakes (the partial demo submission), for Validate's report
+    fast_copy(ROOT / "grading" / "demo" / "04_metrics" / "partial.ipynb", workspace / "mistakes" / "04_metrics.ipynb")
     server = LabServer(workspace, cwd=ROOT, expose_app=True, env=_jupyter_env(base), log=base / "server.log")
     with server:
         yield server
