@@ -14,7 +14,7 @@ STAMP       := $(VENV)/.setup-$(DEPS_KEY)
 
 export PYTHON VENV TF_VERSION HVD_VERSION
 
-.PHONY: setup test test-browser course lab formgrader bench bench-hpo bench-nn bench-dl bench-seq bench-dist bench-grading lint release doctor clean help
+.PHONY: setup test test-browser course lab formgrader bench bench-hpo bench-nn bench-dl bench-mistakes bench-seq bench-dist bench-grading lint release doctor clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -24,7 +24,7 @@ help:
 	@echo "make lab      start JupyterLab on labs/ with the kit's kernel (Ctrl-C stops it)"
 	@echo "make formgrader   start the instructor's view: nbgrader's formgrader on the course"
 	@echo "make bench    run the benchmarks, write benchmarks/results.md"
-	@echo "make bench-hpo / bench-nn / bench-dl / bench-seq / bench-dist / bench-grading   refresh only those sections"
+	@echo "make bench-hpo / bench-nn / bench-dl / bench-mistakes / bench-seq / bench-dist / bench-grading   refresh only those sections"
 	@echo "make setup    create .venv and install everything (Horovod's build included)"
 	@echo "make lint     ruff"
 
@@ -62,6 +62,9 @@ bench-nn: setup  ## refresh only the labkit.nn sections of benchmarks/results.md
 
 bench-dl: setup  ## refresh only lab 07's Keras sections of benchmarks/results.md (about 10 minutes)
 	$(PY) benchmarks/dl.py
+
+bench-mistakes: setup  ## refresh only the mistake-hint table of benchmarks/results.md (under a minute)
+	cd benchmarks && ../$(PY) mistakes.py
 
 bench-seq: setup  ## refresh only the sequence-model (lab 09) sections of benchmarks/results.md (about a minute)
 	$(PY) benchmarks/sequences.py

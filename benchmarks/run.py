@@ -142,6 +142,7 @@ def main() -> None:
     parser.add_argument("--skip-dl", action="store_true", help="leave out lab 07's Keras measurements")
     parser.add_argument("--skip-seq", action="store_true", help="leave out the sequence-model (lab 09) benchmarks")
     parser.add_argument("--skip-dist", action="store_true", help="leave out the distributed-training benchmarks")
+    parser.add_argument("--skip-mistakes", action="store_true", help="leave out the mistake-hint measurements")
     parser.add_argument("--skip-grading", action="store_true", help="leave out stock nbgrader vs labkit grade")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
@@ -199,6 +200,10 @@ def main() -> None:
         from distributed import distributed_section
 
         lines += distributed_section()
+    if not args.skip_mistakes:
+        from mistakes import mistakes_section
+
+        lines += mistakes_section()
     if not args.skip_grading:
         from grading import grading_section
 

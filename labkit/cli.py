@@ -163,6 +163,35 @@ def validate(notebook: Path) -> None:
 
 
 @main.command()
+@click.argument("labs", nargs=-1)
+def hints(labs: tuple[str, ...]) -> None:
+    """Try each lab's catalogued mistakes (grading/mistakes/LAB.json) against its checks; write the hints.
+
+    Prints, per lab, how many mistakes a self-check catches, how many a hint names and how many pass every
+    self-check yet lose points at grading (surprises); writes solutions/LAB/hints.json (run `labkit release`
+    after). Exits 1 when a mistake is a surprise or escapes the self-checks."""
+    import tempfile
+
+    from labkit.grading.mistakes import catalogue, measure, summary, write_hints
+
+    ensure_venv_bin_on_path()
+    failed = False
+    for lab in [lab for lab in _labs(labs) if catalogue(lab)]:
+        with tempfile.TemporaryDirectory() as work:
+            outcomes = measure(lab, Path(work))
+        figures = summary(outcomes)
+        failed |= figures["caught"] < 1 or figures["surprises"] > 0
+        click.echo(f"{lab}: {figures['mistakes']} mistakes, {figures['caught']:.0%} caught by a self-check, "
+                   f"{figures['named']:.0%} named by a hint, {figures['surprises']} surprise(s); "
+                   f"wrote {write_hints(lab, outcomes).relative_to(course_root())}")
+        for o in outcomes:
+            if not o.caught or not o.named:
+                click.echo(f"  {o.task}: {o.name}: {'not caught' if not o.caught else 'no hint can name it'}"
+                           + (f", loses points at grading ({o.score:.3g} / {o.points:g})" if o.surprise else ""))
+    sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+@main.command()
 def doctor() -> None:
     """Check Python, Java, Spark, TensorFlow, Horovod, nbgrader's extensions and the datasets."""
     from labkit.doctor import format_table, run_checks

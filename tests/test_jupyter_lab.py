@@ -108,6 +108,7 @@ def test_validate_reports_every_self_check_through_nbgrader_s_own_endpoint(tmp_p
     notebook = tmp_path / "work" / "04_metrics.ipynb"
     notebook.parent.mkdir()
     notebook.write_text((root / "grading" / "demo" / "04_metrics" / "partial.ipynb").read_text())
+    (notebook.parent / "hints.json").write_text((root / "labs" / "04_metrics" / "hints.json").read_text())
     env = {"JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt")}
     with LabServer(tmp_path / "work", cwd=root, env=env, log=tmp_path / "server.log") as server:
         request = urllib.request.Request(server.url("assignments/validate"), method="POST",
@@ -117,6 +118,8 @@ def test_validate_reports_every_self_check_through_nbgrader_s_own_endpoint(tmp_p
             answer = json.load(response)
     assert answer["success"], answer
     failed = answer["value"]["failed"]
-    assert [f["source"] for f in failed] == ["Your task 1 · regression metrics", "Your task 2 · counts and scores"]
-    assert failed[0]["raw_error"].startswith("Self-checks: 7.5 / 10 points.")
+    assert [f["source"] for f in failed] == ["Your task 1 · regression metrics", "Your task 2 · counts and scores",
+                                             "Your task 3 · AUC as a probability"]
+    assert failed[0]["raw_error"].startswith("Self-checks: ") and "hidden checks run" in failed[0]["raw_error"]
     assert "✗ mae of [1, 2] vs [2, 4]: expected 1.5, got 2.5" in failed[0]["raw_error"]
+    assert "— hint: your MAE equals the MSE" in failed[0]["raw_error"]  # the mistake named, from hints.json

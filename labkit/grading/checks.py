@@ -45,6 +45,7 @@ import numpy as _np
 
 from labkit.grading import canonical
 from labkit.grading import guard as _guard
+from labkit.grading import hints as _hints
 
 DEFAULT_SEED = 20231121
 
@@ -82,6 +83,12 @@ def make_checks(hooks: RefereeHooks | None = None) -> type:
         warnings.simplefilter
     string_io, mismatch, describe, print_ = io.StringIO, _mismatch, describe_exception, print
     dict_, float_, type_ = dict, float, type
+    fingerprint, load_hints, table = _hints.fingerprint, _hints.load, []
+
+    def hint_for(description: str, mark: str | None) -> str:
+        if not table:
+            table.append(load_hints())
+        return table[0].get(description, {}).get(mark, "") if mark else ""
 
     def as_truth(value: Any) -> bool:
         answer = truth(value)
@@ -101,6 +108,7 @@ def make_checks(hooks: RefereeHooks | None = None) -> type:
             self.seed = seed
             self.rng = default_rng(seed)
             self.results: list[tuple[str, bool, str]] = []
+            self.fingerprints: dict[str, str] = {}  # what each check's answer looked like (see labkit.grading.hints)
             if hooks:
                 hooks.created(self)
 
@@ -128,8 +136,12 @@ def make_checks(hooks: RefereeHooks | None = None) -> type:
                 elif armed():
                     restore()
 
-        def _record(self, description: str, ok: bool, message: str = "") -> bool:
+        def _record(self, description: str, ok: bool, message: str = "", mark: str | None = None) -> bool:
             ok = ok is True
+            if mark:
+                self.fingerprints[description] = mark
+            hint = "" if ok else hint_for(description, mark)
+            message = f"{message} — hint: {hint}" if hint else message
             if hooks and not hooks.record(self, description, ok, message):
                 return False
             self.results.append((description, ok, message))
@@ -139,27 +151,27 @@ def make_checks(hooks: RefereeHooks | None = None) -> type:
             """Pass when ``predicate()`` returns ``True`` (Python's or NumPy's boolean) without raising."""
             value, error = self._run(predicate, as_truth, "True or False")
             if error:
-                return self._record(description, False, error)
-            return self._record(description, value, message or "the check returned False")
+                return self._record(description, False, error, fingerprint(None, error=error))
+            return self._record(description, value, message or "the check returned False", fingerprint(value))
 
         def close(self, description: str, compute: Callable[[], Any], expected: Any, *, rtol: float = 1e-6,
                   atol: float = 1e-9) -> bool:
             """Pass when ``compute()`` is numerically close to ``expected`` (same shape, NaN equal to NaN)."""
             got, error = self._run(compute, numbers, "a number or numbers")
             if error:
-                return self._record(description, False, error)
-            want = numbers(expected)
+                return self._record(description, False, error, fingerprint(None, error=error))
+            want, mark = numbers(expected), fingerprint(got)
             if got.shape != want.shape:
-                return self._record(description, False, f"expected shape {want.shape}, got {got.shape}")
+                return self._record(description, False, f"expected shape {want.shape}, got {got.shape}", mark)
             ok = bool(allclose(got, want, rtol=rtol, atol=atol, equal_nan=True))
-            return self._record(description, ok, "" if ok else mismatch(want, got, rtol, atol))
+            return self._record(description, ok, "" if ok else mismatch(want, got, rtol, atol), mark)
 
         def below(self, description: str, compute: Callable[[], Any], limit: float) -> bool:
             """Pass when every number ``compute()`` returns is below ``limit``: a number, numbers, or a dict of
             them by name (a gradient check's relative errors by parameter). The message lists each one."""
             got, error = self._run(compute, plain, "numbers, or a dict of numbers by name")
             if error:
-                return self._record(description, False, error)
+                return self._record(description, False, error, fingerprint(None, error=error))
             named = got if type_(got) is dict_ else {"": got}
             try:
                 worst = {str(name): float_(numbers(value).max(initial=0.0)) for name, value in named.items()}
@@ -167,16 +179,18 @@ def make_checks(hooks: RefereeHooks | None = None) -> type:
                 return self._record(description, False, "expected numbers, or a dict of numbers by name")
             ok = all(value < limit for value in worst.values())  # NaN is never below
             listed = ", ".join(f"{name} {value:.2g}".strip() for name, value in worst.items())
-            return self._record(description, ok, "" if ok else f"{listed} (each must be below {limit:g})")
+            return self._record(description, ok, "" if ok else f"{listed} (each must be below {limit:g})",
+                                fingerprint(got))
 
         def equal(self, description: str, compute: Callable[[], Any], expected: Any) -> bool:
             """Pass when ``compute()`` equals ``expected`` exactly, compared as plain values (tuples as lists)."""
             got, error = self._run(compute, plain, "plain values (numbers, strings, lists, dicts, arrays)")
             if error:
-                return self._record(description, False, error)
+                return self._record(description, False, error, fingerprint(None, error=error))
             want = plain(expected)
             ok = got == want
-            return self._record(description, ok, "" if ok else f"expected {_text(want)}, got {_text(got)}")
+            return self._record(description, ok, "" if ok else f"expected {_text(want)}, got {_text(got)}",
+                                fingerprint(got))
 
         def agree(self, description: str, first: Callable[[], Any], second: Callable[[], Any], *,
                   same: bool = True) -> bool:

@@ -82,8 +82,12 @@ def learner_server(tmp_path_factory):
     for demo in sorted((ROOT / "grading" / "demo").glob("*/perfect.ipynb")):
         lab = demo.parent.name
         fast_copy(demo, workspace / lab / f"{lab}.ipynb")
-    # lab 04 with two of the usual mistakes (the partial demo submission), for Validate's report
+        for extra in (ROOT / "labs" / lab).iterdir():  # what the release puts beside it (hints.json)
+            if extra.suffix != ".ipynb":
+                shutil.copy(extra, workspace / lab / extra.name)
+    # lab 04 with the usual mistakes of the partial demo submission, for Validate's report
     fast_copy(ROOT / "grading" / "demo" / "04_metrics" / "partial.ipynb", workspace / "mistakes" / "04_metrics.ipynb")
+    shutil.copy(ROOT / "labs" / "04_metrics" / "hints.json", workspace / "mistakes" / "hints.json")
     server = LabServer(workspace, cwd=ROOT, expose_app=True, env=_jupyter_env(base), log=base / "server.log")
     with server:
         yield server
