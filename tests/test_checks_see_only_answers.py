@@ -16,10 +16,7 @@ import pytest
 
 from labkit.grading import cells
 from labkit.grading.nbgrader import lab_notebook, list_labs
-
-
-def _tree(source: str) -> ast.Module:
-    return ast.parse("\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))))
+from labkit.grading.slicing import parse
 
 
 def _bound(tree: ast.AST) -> set[str]:
@@ -48,7 +45,7 @@ def notebook_data_read_by_tests(lab: str) -> dict[str, set[str]]:
     code = [c for c in nb.cells if c.cell_type == "code"]
     allowed = set(dir(builtins)) | {"checks"}
     for cell in code:
-        tree = _tree(cell.source)
+        tree = parse(cell.source)
         allowed |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree)
                     if isinstance(n, ast.Import | ast.ImportFrom) for a in n.names}
         if cells.is_solution(cell):
@@ -58,7 +55,7 @@ def notebook_data_read_by_tests(lab: str) -> dict[str, set[str]]:
     found = {}
     for cell in code:
         if cells.is_test(cell):
-            tree = _tree(cell.source)
+            tree = parse(cell.source)
             data = _read(tree) - _bound(tree) - allowed
             if data:
                 found[cells.grade_id(cell)] = data
