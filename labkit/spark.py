@@ -46,7 +46,18 @@ def describe_mode(env: Mapping[str, str] | None = None) -> str:
 _SESSION: list = []  # the session get_spark made last: a lab's test cells ask for it again by calling get_spark()
 
 
-def _alive(spark) -> bool:
+def _session_types() -> tuple[type, ...]:
+    from pyspark.sql import SparkSession
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    return SparkSession, ConnectSession
+
+
+def _genuine(spark) -> bool:
+    """A live session of PySpark's own classes (exactly: the list above is a module's, so a notebook could put
+    any object in it; an impostor is ignored and a session made afresh)."""
+    if not any(type(spark) is kind for kind in _session_types()):
+        return False
     if is_connect(spark):
         return not getattr(spark, "is_stopped", False)
     return getattr(getattr(spark, "_sc", None), "_jsc", None) is not None
@@ -58,7 +69,7 @@ def get_spark(app_name: str = "labkit", *, conf: Mapping[str, str] | None = None
     Called again with no ``conf``, it returns the session already made, whatever name the notebook bound it
     to: a lab's checks call ``get_spark()`` rather than read the notebook's ``spark``, which a learner may rebind.
     """
-    if _SESSION and not conf and _alive(_SESSION[-1]):
+    if _SESSION and not conf and _genuine(_SESSION[-1]):
         return _SESSION[-1]
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")

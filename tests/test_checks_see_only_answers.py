@@ -3,9 +3,10 @@
 A learner reuses names: a scratch cell ``y_true = …`` below a correct answer made a check that read the
 notebook's ``y_true`` fail, and cost points at grading. So every test cell builds its own inputs (or asks
 labkit for them: ``load_flights(get_spark(), …)``, ``load_mnist()``), and may read only: what the lab imports,
-the learner's answers (names the solution cells define), helpers the lab defines in its own cells (functions
-and classes, not data), and built-ins. A ``finally:`` block that puts the notebook's own state back after the
-checks is not an input and may read the notebook's names.
+the learner's answers (names the solution cells define), names the test cell defines itself, and built-ins. Not
+even a helper function the lab defines in an ordinary cell: a learner can redefine it (a ``reference_network``
+that returns whatever their answer returns), so reference code lives in labkit. A ``finally:`` block that puts
+the notebook's own state back after the checks is not an input and may read the notebook's names.
 """
 
 import ast
@@ -50,8 +51,6 @@ def notebook_data_read_by_tests(lab: str) -> dict[str, set[str]]:
                     if isinstance(n, ast.Import | ast.ImportFrom) for a in n.names}
         if cells.is_solution(cell):
             allowed |= _bound(tree)          # the learner's answers, whatever they are
-        elif not cells.is_test(cell):        # the lab's own helpers: functions and classes only
-            allowed |= {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
     found = {}
     for cell in code:
         if cells.is_test(cell):
@@ -68,15 +67,17 @@ def test_test_cells_read_no_notebook_data(lab: str):
 
 
 def test_the_reader_catches_a_check_on_a_notebook_global(tmp_path, monkeypatch):
-    """Guards the test above: a check on the notebook's ``y_true`` is found."""
+    """Guards the test above: a check on the notebook's ``y_true``, or through a helper the notebook defines, is
+    found."""
     nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("import numpy as np\ny_true = np.arange(4)"),
+        nbformat.v4.new_code_cell("import numpy as np\ny_true = np.arange(4)\ndef reference(y):\n    return y"),
         nbformat.v4.new_code_cell("def f(y):\n    return y",
                                   metadata={"nbgrader": {"grade_id": "a", "solution": True}}),
-        nbformat.v4.new_code_cell("checks.equal('x', lambda: f(y_true), [0, 1, 2, 3])\ntry:\n    pass\nfinally:\n"
-                                  "    restore(y_true)", metadata={"nbgrader": {"grade_id": "t", "grade": True}}),
+        nbformat.v4.new_code_cell("checks.equal('x', lambda: f(y_true), reference([0, 1, 2, 3]))\n"
+                                  "try:\n    pass\nfinally:\n    restore(y_true)",
+                                  metadata={"nbgrader": {"grade_id": "t", "grade": True}}),
     ])
     path = tmp_path / "lab.ipynb"
     nbformat.write(nb, path)
     monkeypatch.setattr(f"{__name__}.lab_notebook", lambda lab, released=False: path)
-    assert notebook_data_read_by_tests("any") == {"t": {"y_true"}}  # the finally block is exempt
+    assert notebook_data_read_by_tests("any") == {"t": {"y_true", "reference"}}  # the finally block is exempt

@@ -109,3 +109,10 @@ def test_below_lists_every_relative_error_of_a_gradient_check():
     assert checks.below("all small", lambda: {"W1": 1e-8, "b1": np.array([1e-9, 2e-9])}, 1e-6) is True
     assert checks.below("nan is never small", lambda: float("nan"), 1e-6) is False
     assert checks.below("not numbers", lambda: {"W1": "small"}, 1e-6) is False
+
+
+@pytest.mark.parametrize("answer", [{}, [], {"W1": []}, {"W1": -1.0}, {"W1": 1e-9, "b1": -5.0}])
+def test_below_refuses_nothing_and_negative_errors(answer):
+    """An empty answer or a negative "error" is no evidence of a small one."""
+    checks = Checks(points=1)
+    assert checks.below("gradients", lambda: answer, 1e-6) is False

@@ -39,10 +39,31 @@ def test_a_failed_check_names_a_known_mistake_and_never_the_answer(tmp_path, mon
     assert "hint" not in checks.results[1][2]
 
 
-@pytest.mark.parametrize("content", ["{not json", json.dumps([1, 2]), "x" * 2_000_000])
+@pytest.mark.parametrize("content", ["{not json", json.dumps([1, 2]), "x" * 2_000_000, "[" * 200_000 + "]" * 200_000])
 def test_a_broken_hints_file_only_means_no_hints(tmp_path, content):
     (tmp_path / "hints.json").write_text(content)
     assert load(tmp_path) == {}
+
+
+def test_a_hints_file_that_is_a_pipe_or_a_link_is_not_read(tmp_path):
+    """A learner's folder could hold a FIFO (reading it would wait forever) or a link to /dev/zero."""
+    os.mkfifo(tmp_path / "hints.json")
+    assert load(tmp_path) == {}
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "hints.json").symlink_to("/dev/zero")
+    assert load(other) == {}
+
+
+def test_a_bare_false_or_an_error_gets_no_hint(tmp_path, monkeypatch):
+    """Every learner who fails a predicate check returns False: no fingerprint can name their mistake."""
+    import labkit.grading.checks as checks_module
+
+    monkeypatch.chdir(tmp_path)
+    checks = checks_module.make_checks()(points=1)
+    checks.check("a predicate", lambda: False)
+    checks.close("raises", lambda: 1 / 0, 1.0)
+    assert checks.fingerprints == {}
 
 
 def test_every_catalogued_task_has_at_least_five_mistakes():

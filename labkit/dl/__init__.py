@@ -19,7 +19,7 @@ training with progress bars and early stopping, and transfer learning done offli
 TensorFlow is imported when a function needs it, so ``import labkit.dl`` stays fast.
 """
 
-from labkit.dl.models import build_ann, build_cnn, make_optimizer
+from labkit.dl.models import build_ann, build_cnn, dense_summary, make_optimizer
 from labkit.dl.progression import (
                                    TEXT_RESULTS,
                                    augmentation_layers,
@@ -29,8 +29,8 @@ from labkit.dl.progression import (
                                    two_hidden_layers,
 )
 from labkit.dl.training import ProgressCallback, compare, train
-from labkit.dl.transfer import digit_subset, few_labels, transfer_model
+from labkit.dl.transfer import digit_subset, few_labels, toy_base, transfer_model
 
 __all__ = ["ProgressCallback", "TEXT_RESULTS", "augmentation_layers", "build_ann", "build_cnn", "compare",
-           "digit_subset", "few_labels", "lenet", "make_optimizer", "progression_table", "softmax_regression", "train",
-           "transfer_model", "two_hidden_layers"]
+           "dense_summary", "digit_subset", "few_labels", "lenet", "make_optimizer", "progression_table",
+           "softmax_regression", "toy_base", "train", "transfer_model", "two_hidden_layers"]

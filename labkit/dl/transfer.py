@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["digit_subset", "few_labels", "transfer_model"]
+__all__ = ["digit_subset", "few_labels", "transfer_model", "toy_base"]
 
 
 def digit_subset(x, y, *, digits: Sequence[int]):
@@ -66,3 +66,17 @@ def transfer_model(pretrained, *, n_classes: int, base_until: str = "flatten", h
     model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     return model
+
+
+def toy_base(seed: int = 0, filters: int = 4):
+    """A small convolutional feature extractor with a flat output: the base lab 07's transfer checks use.
+
+    >>> toy_base().output_shape
+    (None, 144)
+    """
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(seed)
+    layers = tf.keras.layers
+    return tf.keras.Sequential([layers.Input((28, 28, 1)), layers.Conv2D(int(filters), 3, activation="relu"),
+                                layers.MaxPool2D(4), layers.Flatten()])

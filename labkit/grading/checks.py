@@ -48,6 +48,7 @@ from labkit.grading import guard as _guard
 from labkit.grading import hints as _hints
 
 DEFAULT_SEED = 20231121
+_NO_ANSWER = object()  # a failed check with nothing telling to fingerprint (an error, a bare False)
 
 
 class RefereeHooks(NamedTuple):
@@ -83,7 +84,7 @@ def make_checks(hooks: RefereeHooks | None = None) -> type:
         warnings.simplefilter
     string_io, mismatch, describe, print_ = io.StringIO, _mismatch, describe_exception, print
     dict_, float_, type_ = dict, float, type
-    fingerprint, load_hints, table = _hints.fingerprint, _hints.load, []
+    fingerprint, load_hints, table, no_answer = _hints.fingerprint, _hints.load, [], _NO_ANSWER
 
     def hint_for(description: str, mark: str | None) -> str:
         if not table:
@@ -136,12 +137,15 @@ def make_checks(hooks: RefereeHooks | None = None) -> type:
                 elif armed():
                     restore()
 
-        def _record(self, description: str, ok: bool, message: str = "", mark: str | None = None) -> bool:
+        def _record(self, description: str, ok: bool, message: str = "", answer: Any = _NO_ANSWER) -> bool:
+            """Keep one check's result; a failed check with a telling ``answer`` (a value, not a bare boolean or
+            an error) gets its fingerprint taken and, when it is a known mistake's, the hint."""
             ok = ok is True
-            if mark:
+            if not ok and answer is not no_answer:
+                mark = fingerprint(answer)
                 self.fingerprints[description] = mark
-            hint = "" if ok else hint_for(description, mark)
-            message = f"{message} — hint: {hint}" if hint else message
+                hint = hint_for(description, mark)
+                message = f"{message} — hint: {hint}" if hint else message
             if hooks and not hooks.record(self, description, ok, message):
                 return False
             self.results.append((description, ok, message))
@@ -151,46 +155,49 @@ def make_checks(hooks: RefereeHooks | None = None) -> type:
             """Pass when ``predicate()`` returns ``True`` (Python's or NumPy's boolean) without raising."""
             value, error = self._run(predicate, as_truth, "True or False")
             if error:
-                return self._record(description, False, error, fingerprint(None, error=error))
-            return self._record(description, value, message or "the check returned False", fingerprint(value))
+                return self._record(description, False, error)
+            return self._record(description, value, message or "the check returned False")
 
         def close(self, description: str, compute: Callable[[], Any], expected: Any, *, rtol: float = 1e-6,
                   atol: float = 1e-9) -> bool:
             """Pass when ``compute()`` is numerically close to ``expected`` (same shape, NaN equal to NaN)."""
             got, error = self._run(compute, numbers, "a number or numbers")
             if error:
-                return self._record(description, False, error, fingerprint(None, error=error))
-            want, mark = numbers(expected), fingerprint(got)
+                return self._record(description, False, error)
+            want = numbers(expected)
             if got.shape != want.shape:
-                return self._record(description, False, f"expected shape {want.shape}, got {got.shape}", mark)
+                return self._record(description, False, f"expected shape {want.shape}, got {got.shape}", got)
             ok = bool(allclose(got, want, rtol=rtol, atol=atol, equal_nan=True))
-            return self._record(description, ok, "" if ok else mismatch(want, got, rtol, atol), mark)
+            return self._record(description, ok, "" if ok else mismatch(want, got, rtol, atol), got)
 
         def below(self, description: str, compute: Callable[[], Any], limit: float) -> bool:
             """Pass when every number ``compute()`` returns is below ``limit``: a number, numbers, or a dict of
             them by name (a gradient check's relative errors by parameter). The message lists each one."""
             got, error = self._run(compute, plain, "numbers, or a dict of numbers by name")
             if error:
-                return self._record(description, False, error, fingerprint(None, error=error))
+                return self._record(description, False, error)
             named = got if type_(got) is dict_ else {"": got}
             try:
-                worst = {str(name): float_(numbers(value).max(initial=0.0)) for name, value in named.items()}
+                arrays = {str(name): numbers(value) for name, value in named.items()}
             except (TypeError, ValueError):
                 return self._record(description, False, "expected numbers, or a dict of numbers by name")
-            ok = all(value < limit for value in worst.values())  # NaN is never below
+            if not arrays or any(a.size == 0 for a in arrays.values()):
+                return self._record(description, False, "expected numbers, got none")
+            worst = {name: float_(a.max()) for name, a in arrays.items()}
+            least = min(float_(a.min()) for a in arrays.values())
+            ok = least >= 0 and all(value < limit for value in worst.values())  # NaN is never below
             listed = ", ".join(f"{name} {value:.2g}".strip() for name, value in worst.items())
-            return self._record(description, ok, "" if ok else f"{listed} (each must be below {limit:g})",
-                                fingerprint(got))
+            needed = f"each must be below {limit:g}" + ("" if least >= 0 else ", and none negative")
+            return self._record(description, ok, "" if ok else f"{listed} ({needed})", got)
 
         def equal(self, description: str, compute: Callable[[], Any], expected: Any) -> bool:
             """Pass when ``compute()`` equals ``expected`` exactly, compared as plain values (tuples as lists)."""
             got, error = self._run(compute, plain, "plain values (numbers, strings, lists, dicts, arrays)")
             if error:
-                return self._record(description, False, error, fingerprint(None, error=error))
+                return self._record(description, False, error)
             want = plain(expected)
             ok = got == want
-            return self._record(description, ok, "" if ok else f"expected {_text(want)}, got {_text(got)}",
-                                fingerprint(got))
+            return self._record(description, ok, "" if ok else f"expected {_text(want)}, got {_text(got)}", got)
 
         def agree(self, description: str, first: Callable[[], Any], second: Callable[[], Any], *,
                   same: bool = True) -> bool:

@@ -9,14 +9,14 @@ with the hint. ``hints.json`` holds hashes and hints only: no code and no expect
 
 >>> fingerprint([0.1 + 0.2, 1]) == fingerprint([0.3, 1.0000000001])
 True
->>> fingerprint(None, error="ZeroDivisionError: division by zero")
-'error:ZeroDivisionError'
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +38,9 @@ def _normal(value: Any) -> Any:
     return repr(value)
 
 
-def fingerprint(value: Any, *, error: str | None = None) -> str:
-    """A short, stable digest of a check's plain answer (numbers to 6 significant digits), or of the error it
-    raised (its exception's name)."""
-    if error is not None:
-        return "error:" + error.partition(":")[0].strip()
+def fingerprint(value: Any) -> str:
+    """A short, stable digest of a check's plain answer (numbers to 6 significant digits). A bare boolean or an
+    error says too little to tell one mistake from another, so checks fingerprint only values."""
     tolist = getattr(value, "tolist", None)  # a NumPy array the check made from the answer
     if callable(tolist):
         value = tolist()
@@ -53,11 +51,18 @@ def load(directory: Path | None = None) -> dict[str, dict[str, str]]:
     """``{check description: {fingerprint: hint}}`` from ``hints.json`` beside the notebook, or empty: a missing,
     oversized or malformed file only means no hints."""
     path = Path(directory or Path.cwd()) / HINTS_FILE
-    try:
-        if path.stat().st_size > MAX_BYTES:
+    try:  # a regular file only, opened without following a link or waiting on a pipe, read up to the limit
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return {}
+            raw = os.read(fd, MAX_BYTES + 1)
+        finally:
+            os.close(fd)
+        if len(raw) > MAX_BYTES:
             return {}
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
+        data = json.loads(raw.decode())
+    except (OSError, ValueError, RecursionError):  # RecursionError: a file nested thousands of levels deep
         return {}
     if not isinstance(data, dict):
         return {}

@@ -71,16 +71,24 @@ def try_mistakes(namespace: dict, solution: str, test: str, mistakes: list[dict]
     rows = []
     for mistake in mistakes:
         row: dict = {"name": mistake["name"]}
+        quiet = (contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()))
         try:
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            with quiet[0], quiet[1]:
                 exec(compile(apply(solution, mistake["edit"]), "<mistake>", "exec"), namespace)  # noqa: S102
-                exec(compile(visible, "<self-checks>", "exec"), namespace)  # noqa: S102
-                seen = namespace["checks"]
-                row["visible"] = [[d, ok, seen.fingerprints.get(d, "")] for d, ok, _ in seen.results]
-                exec(compile(test, "<all checks>", "exec"), namespace)  # noqa: S102
-                every = namespace["checks"]
-                row["score"], row["points"] = every.points * every.passed / max(len(every.results), 1), every.points
-        except Exception as exc:  # noqa: BLE001 - a mistake that breaks the cell is recorded, not fatal
+                try:
+                    exec(compile(visible, "<self-checks>", "exec"), namespace)  # noqa: S102
+                    seen = namespace["checks"]
+                    row["visible"] = [[d, ok, seen.fingerprints.get(d, "")] for d, ok, _ in seen.results]
+                except Exception:  # noqa: BLE001 - the self-check cell stops with an error: the learner sees it
+                    row["visible"] = [["(the self-check cell stopped with an error)", False, ""]]
+                try:
+                    exec(compile(test, "<all checks>", "exec"), namespace)  # noqa: S102
+                    every = namespace["checks"]
+                    row["score"] = every.points * every.passed / max(len(every.results), 1)
+                    row["points"] = every.points
+                except Exception:  # noqa: BLE001 - grading gives such a cell 0
+                    row["score"], row["points"] = 0.0, float(namespace["checks"].points)
+        except Exception as exc:  # noqa: BLE001 - a mistake that does not even define its function
             row["error"] = f"{type(exc).__name__}: {exc}"
         finally:
             with contextlib.redirect_stdout(io.StringIO()):

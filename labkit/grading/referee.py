@@ -161,6 +161,9 @@ def _reporter(key: bytes, shell, state: dict, flags: list[str], trusted_frame):
     return report_for
 
 
+HANDOVERS = 10  # at most this many 1 ms hand-overs of the interpreter lock before a scheduled thread counts as unseen
+
+
 def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int):
     """``(hooks, begin, end)``: what holds while a test cell runs, and the hooks the referee's ``Checks``
     calls around every call into learner code and to record a result."""
@@ -173,7 +176,7 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int):
     recursion, string_io = sys.getrecursionlimit(), io.StringIO
     get_ident, main, lock, clocks_of = _thread.get_ident, gate["main"], gate["lock"], tripwires.thread_clocks
     test_file, settle, ran, yield_to = tripwires.TEST_FILE, tripwires.settle, tripwires.ran, tripwires.yield_to_threads
-    sys_module, callable_, str_, len_ = sys, callable, str, len
+    sys_module, callable_, str_, len_, range_ = sys, callable, str, len, range
     stage: dict[str, Any] = {"captured": None, "signals": {}, "clocks": {}, "real": None, "auto": None, "data": {}}
     fingerprint = _fingerprint
     getprofile = sys.getprofile
@@ -234,12 +237,16 @@ def _stage(state: dict, gate: dict, trusted_frame, flags: list[str], seed: int):
     def trusted_section_ends() -> None:
         """A learner's thread that was scheduled during the section and never reached an event ran unseen (a
         C-level loop): the cell is not scored. One that registered during the section counts as scheduled."""
-        yield_to(gate["ids"] - gate["waiting"])
-        after = clocks_of(gate["ids"])
-        gate["active"] = False
         before, seen, waiting = stage["clocks"], gate["seen"], gate["waiting"]
-        unseen = [tid for tid, clock in after.items()
-                  if tid not in seen and tid not in waiting and (tid not in before or ran(before[tid], clock))]
+        unseen = ()
+        for _ in range_(HANDOVERS):  # a Python thread slow to take the lock is seen within a few hand-overs
+            yield_to(gate["ids"] - waiting)
+            after = clocks_of(gate["ids"])
+            unseen = [tid for tid, clock in after.items()
+                      if tid not in seen and tid not in waiting and (tid not in before or ran(before[tid], clock))]
+            if not unseen:
+                break
+        gate["active"] = False
         if unseen:
             note(state["taint"], f"{len_(unseen)} thread(s) your code started ran during the test unseen")
 

@@ -105,13 +105,21 @@ class SelfCheckValidator(Validator):
 
 
 def validate(path: Path) -> tuple[str, float, float]:
-    """Run ``path`` as Validate does and report every task (``labkit validate``)."""
+    """Run ``path`` as Validate does and report every task (``labkit validate``). A notebook whose locked cells
+    were edited, or whose cells changed type, is reported as such with no points: grading uses the lab's own
+    tests, so the edited ones predict nothing."""
     from nbgrader.apps import NbGrader
 
     app = NbGrader()
     app.load_config_file()
     validator = SelfCheckValidator(config=app.config)
-    validator.validate(str(path))
+    results = validator.validate(str(path))
+    if results.get("type_changed") or results.get("changed"):
+        kinds = "changed type" if results.get("type_changed") else "were edited, but must not be"
+        cells_ = results.get("type_changed") or results.get("changed")
+        shown = "\n\n".join(c["source"][:300] for c in cells_)
+        return (f"These cells {kinds} (grading uses the lab's own version of them, so restore them from the "
+                f"released lab):\n\n{shown}", 0.0, 1.0)
     return notebook_report(validator._executed)
 
 
