@@ -44,6 +44,7 @@ def slider_view(slider, draw):
         shown[0] = value
         png, printed = render(draw, value)
         image.value = png
+        image.layout.width = f"{int.from_bytes(png[16:20], 'big')}px"  # the PNG's own width: shown 1:1, not stretched
         text.value = f"<pre>{html.escape(printed)}</pre>" if printed else ""
 
     def moved(change) -> None:

@@ -126,6 +126,11 @@ def move_each_slider(page: Page, timeout: float = 60) -> list[dict]:
         while time.monotonic() < deadline and after == before:
             page.wait_for_timeout(250)
             after = _view_state(area)
+        settled = None  # the drag sent many values: wait for the last redraw, so a screenshot shows the readout's
+        while time.monotonic() < deadline and after != settled:
+            settled = after
+            page.wait_for_timeout(750)
+            after = _view_state(area)
         results.append({"changed": after != before, "readout": area.locator(".widget-readout").first.inner_text()})
     return results
 
