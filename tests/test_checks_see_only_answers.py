@@ -2,7 +2,8 @@
 
 A learner reuses names: a scratch cell ``y_true = …`` below a correct answer made a check that read the
 notebook's ``y_true`` fail, and cost points at grading. So every test cell builds its own inputs (or asks
-labkit for them: ``load_flights(get_spark(), …)``, ``load_mnist()``), and may read only: what the lab imports,
+labkit for them: ``load_flights(get_spark(), …)``, ``load_mnist()``), and may read only: what the lab imports
+in its ordinary cells (the imports grading re-runs before every test cell, so a rebound name is put back),
 the learner's answers (names the solution cells define), names the test cell defines itself, and built-ins. Not
 even a helper function the lab defines in an ordinary cell: a learner can redefine it (a ``reference_network``
 that returns whatever their answer returns), so reference code lives in labkit. A ``finally:`` block that puts
@@ -17,7 +18,7 @@ import pytest
 
 from labkit.grading import cells
 from labkit.grading.nbgrader import lab_notebook, list_labs
-from labkit.grading.slicing import parse
+from labkit.grading.slicing import is_demo, parse
 
 
 def _bound(tree: ast.AST) -> set[str]:
@@ -47,8 +48,9 @@ def notebook_data_read_by_tests(lab: str) -> dict[str, set[str]]:
     allowed = set(dir(builtins)) | {"checks"}
     for cell in code:
         tree = parse(cell.source)
-        allowed |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree)
-                    if isinstance(n, ast.Import | ast.ImportFrom) for a in n.names}
+        if not (is_demo(cell) or cells.is_test(cell) or cells.is_solution(cell)):  # what the grader's prelude re-runs
+            allowed |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree)
+                        if isinstance(n, ast.Import | ast.ImportFrom) for a in n.names}
         if cells.is_solution(cell):
             allowed |= _bound(tree)          # the learner's answers, whatever they are
     found = {}
