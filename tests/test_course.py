@@ -1,5 +1,6 @@
 """The course as nbgrader and papermill see it: clean notebooks, fresh releases, a real grading round trip."""
 
+import ast
 import csv
 import json
 import re
@@ -121,8 +122,13 @@ def test_released_labs_and_demos_are_fresh(course_copy: Path):
 @pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
 def test_grading_round_trip(lab: str, course_copy: Path):
-    """release → submit → autograde: the solution gets full marks, the blank lab 0 without a crash."""
+    """release → submit → autograde: the solution gets full marks, the blank lab 0 without a crash.
+
+    The perfect submission is graded with every notebook global a learner could rebind set to junk before each
+    test cell (and put back after it, so the lab's own cells still run): checks see only the answers."""
     release([lab])
+    perfect = course_copy / "grading" / "demo" / lab / "perfect.ipynb"
+    nbformat.write(with_every_global_rebound(nbformat.read(perfect, as_version=4)), perfect)
     grades = {g.student: g for g in grade_directory(lab, course_copy / "grading" / "demo" / lab)}
     assert set(grades) == {"perfect", "partial", "blank"}
     assert all(g.ok for g in grades.values()), [g.message for g in grades.values()]
@@ -136,6 +142,48 @@ def test_grading_round_trip(lab: str, course_copy: Path):
     assert questions
     for student, grade in grades.items():
         assert sum(float(rows[student][q]) for q in questions) == pytest.approx(grade.score)
+
+
+def with_every_global_rebound(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """``nb`` with a learner's scratch cell before each test cell that rebinds every global to junk, except the
+    answers (names the solution cells define) and what the answers themselves read from the notebook, and a cell
+    after the test that puts the globals back. A check that reads notebook data then fails or crashes."""
+    from labkit.grading import cells
+    from labkit.grading.slicing import parse
+
+    kept = {"In", "Out", "get_ipython", "exit", "quit"}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cells.is_solution(cell):
+            tree = parse(cell.source)
+            kept |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}  # defined or read by the answer
+            kept |= {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+    rebind = nbformat.v4.new_code_cell(
+        f"_kept = {sorted(kept)!r}\n"
+        "_saved = {k: v for k, v in globals().items() if not k.startswith('_') and k not in _kept}\n"
+        "globals().update(dict.fromkeys(_saved, object()))")
+    put_back = nbformat.v4.new_code_cell("globals().update(_saved)")
+    out = []
+    for cell in nb.cells:
+        test = cell.cell_type == "code" and cells.is_test(cell)
+        out += [*([dict(rebind, id=f"rebind-{len(out)}")] if test else []), cell,
+                *([dict(put_back, id=f"restore-{len(out)}")] if test else [])]
+    nb.cells = [nbformat.from_dict(c) for c in out]
+    return nb
+
+
+def test_rebinding_reaches_every_global_but_the_answers():
+    """Guards the round trip above: the scratch cell really rebinds a notebook global, and spares the answer."""
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("y_true = [1, 2]"),
+        nbformat.v4.new_code_cell("def f(y):\n    return y",
+                                  metadata={"nbgrader": {"grade_id": "a", "solution": True}}),
+        nbformat.v4.new_code_cell("seen = (type(y_true).__name__, f(3))",
+                                  metadata={"nbgrader": {"grade_id": "t", "grade": True}}),
+        nbformat.v4.new_code_cell("after = y_true")])
+    namespace: dict = {}
+    for cell in with_every_global_rebound(nb).cells:
+        exec(cell.source, namespace)  # noqa: S102 - the test's own cells
+    assert namespace["seen"] == ("object", 3) and namespace["after"] == [1, 2]
 
 
 def _export(root: Path) -> list[str]:
