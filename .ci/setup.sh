@@ -41,7 +41,9 @@ fi
 # labkit._protobuf_compat restores the one API its C extensions call. pip prints the declared conflict
 # ("tensorflow-cpu 2.15.1 requires protobuf<5") and exits 0; the tests check that TensorFlow imports
 # without a word on stderr and that Spark Connect works.
-"$PY" -m pip install -q "grpcio-status>=1.76" "googleapis-common-protos>=1.71" "zstandard>=0.25" "protobuf>=6.31,<7"
+# MLflow's OpenTelemetry protos are resolved with the main dependencies at a protobuf-4 version: lift them too.
+"$PY" -m pip install -q "grpcio-status>=1.76" "googleapis-common-protos>=1.71" "zstandard>=0.25" "protobuf>=6.31,<7" \
+  "opentelemetry-proto>=1.45"
 "$PY" -c "import labkit._protobuf_compat as m; print('installed', m.install_pth())"
 # The kit's own kernel, installed into the venv so every notebook runs with this environment
 # whatever Jupyter is on PATH.

@@ -48,6 +48,7 @@ def delay_table(months: Iterable[int] | None = None, *, sample: float | None = N
     weather = weather.drop_duplicates(["origin", "time_hour"])
     table = flights.merge(weather, on=["origin", "time_hour"], how="left")
     table["dep_hour"] = table["sched_dep_time"] // 100
+    table["distance"] = table["distance"].astype(float)  # a served request may carry any distance, not only whole miles
     table[LABEL] = (table["arr_delay"] > DELAY_THRESHOLD).astype(int)
     return table[[*FEATURES, "month", LABEL]].reset_index(drop=True)
 
