@@ -18,6 +18,7 @@ cluster whose executors cannot see this machine's disk, copy ``datasets/`` to sh
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Mapping
@@ -95,7 +96,15 @@ def get_spark(app_name: str = "labkit", *, conf: Mapping[str, str] | None = None
     builder = builder.master(master)
     for key, value in settings.items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    from labkit._system import native_output_to
+    from labkit.paths import build_dir
+
+    # the JVM keeps the descriptors it starts with: its start-up notes and later native warnings go to a log
+    logs = build_dir() / "logs"
+    with contextlib.suppress(OSError):
+        logs.mkdir(parents=True, exist_ok=True)
+    with native_output_to(logs / "spark-jvm.log"):
+        spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     _SESSION[:] = [spark]
     return spark

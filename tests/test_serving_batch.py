@@ -45,7 +45,8 @@ def test_the_spark_features_are_the_pandas_table(spark):
     pandas_rows = delay_table(months=[1])[FEATURES].sort_values(FEATURES).reset_index(drop=True)
     assert len(spark_rows) == len(pandas_rows)
     assert np.allclose(spark_rows["temp"].astype(float), pandas_rows["temp"].astype(float), equal_nan=True)
-    assert (spark_rows[["carrier", "origin", "dep_hour"]].values == pandas_rows[["carrier", "origin", "dep_hour"]].values).all()
+    keys = ["carrier", "origin", "dep_hour"]
+    assert (spark_rows[keys].values == pandas_rows[keys].values).all()
 
 
 def test_rows_per_second_counts_every_row(spark, model_dir):

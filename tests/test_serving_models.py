@@ -6,7 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from labkit.serving.compress import compare_sizes, native_output_to, tflite_predict, to_tflite
+from labkit._system import native_output_to
+from labkit.serving.compress import compare_sizes, tflite_predict, to_tflite
 from labkit.serving.tensorboard import read_scalars
 
 pytestmark = pytest.mark.slow

@@ -120,3 +120,19 @@ def test_word_count_matches_counter():
     lines = ["John F Kennedy Intl", "La Guardia", "Newark Liberty Intl", "kennedy"]
     counts = map_reduce(lines, mapper=lambda line: [(w, 1) for w in tokenize(line)], reducer=lambda a, b: a + b)
     assert counts == Counter(w for line in lines for w in line.lower().split())
+
+
+def test_the_jvms_start_up_notes_stay_out_of_the_notebook(tmp_path):
+    """A notebook shows what the kernel's descriptors 1 and 2 receive: the JVM's "Using incubator modules" and
+    log-level notes go to build/logs/spark-jvm.log instead."""
+    import os
+    import subprocess
+    import sys
+
+    script = "from labkit.spark import get_spark\nget_spark('jvm-notes').range(3).count()\nprint('done')"
+    env = {**os.environ, "LABKIT_COURSE_ROOT": str(tmp_path)}
+    env.pop("LABKIT_SPARK_REMOTE", None)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0 and out.stdout.strip() == "done", out.stderr
+    assert "Setting default log level" not in out.stderr and "incubator" not in out.stderr
+    assert "Setting default log level" in (tmp_path / "build" / "logs" / "spark-jvm.log").read_text()

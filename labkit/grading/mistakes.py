@@ -8,8 +8,8 @@ solution's source and a hint that names the mistake without giving the answer::
          "edit": [["np.abs(y_true - y_pred)", "(y_true - y_pred) ** 2"]],
          "hint": "MAE averages absolute errors: squaring them is MSE."}]}
 
-:func:`measure` runs the lab once (small sizes) and, after each task's test cell, puts every mistake in place of
-the solution and runs the task's checks twice: the visible self-checks alone, then every check as grading does
+:func:`measure` runs the lab once (small sizes, without the demonstrations grading skips) and, after each
+task's test cell, puts every mistake in place of the solution and runs the task's checks twice: the visible self-checks alone, then every check as grading does
 (hidden ones included). From that, per mistake: whether a self-check catches it, whether a caught check can name
 it (its fingerprint is the mistake's alone, see :mod:`labkit.grading.hints`), and whether it is a *surprise*:
 passing every self-check yet losing points at grading. :func:`hints_table` is what ``hints.json`` ships.
@@ -121,10 +121,18 @@ class Outcome:
 
 
 def _instrumented(lab: str, found: dict[str, list[dict]]) -> nbformat.NotebookNode:
+    """The lab with each task's mistakes tried after its checks, and without the demonstrations grading skips
+    too (no check reads what they compute, see :meth:`LabPlan.skipped_demos`): the measure runs what grading
+    runs."""
+    from labkit.grading.plan import LabPlan
+
     nb = nbformat.read(lab_notebook(lab), as_version=4)
+    skipped = LabPlan.load(lab).skipped_demos(nb)
     solutions = {cells.grade_id(c): c.source for c in nb.cells if cells.is_solution(c)}
     out = []
-    for cell in nb.cells:
+    for index, cell in enumerate(nb.cells):
+        if index in skipped:
+            continue
         out.append(cell)
         gid = cells.grade_id(cell) or ""
         task = re.sub(r"_tests$", "_solution", gid)

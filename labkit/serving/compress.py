@@ -12,42 +12,15 @@ each conversion with TensorFlow Lite's own interpreter on held-out data.
 
 from __future__ import annotations
 
-import contextlib
-import os
+import logging
 import tempfile
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
+from labkit._system import native_output_to
+
 VARIANTS = {"float32": None, "float16": "float16", "int8 weights": "dynamic"}
-
-
-@contextlib.contextmanager
-def native_output_to(path: str | os.PathLike | None = None) -> Iterator[None]:
-    """Send what native code writes to file descriptors 1 and 2 (TensorFlow's C++ logs, the converter's
-    summaries) to ``path`` (or nowhere) while the block runs: a notebook shows the result, not the logs.
-
-    >>> with native_output_to():
-    ...     os.write(2, b"C++ noise\\n") > 0
-    True
-    """
-    import sys
-
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    target = os.open(path or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    saved = [os.dup(1), os.dup(2)]
-    try:
-        os.dup2(target, 1)
-        os.dup2(target, 2)
-        yield
-    finally:
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in (*saved, target):
-            os.close(fd)
 
 
 def to_tflite(model: Any, variant: str = "float32") -> bytes:
@@ -61,8 +34,14 @@ def to_tflite(model: Any, variant: str = "float32") -> bytes:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if VARIANTS[variant] == "float16":
         converter.target_spec.supported_types = [tf.float16]
-    with native_output_to(), tempfile.TemporaryDirectory():
-        return converter.convert()
+    tf_log = logging.getLogger("tensorflow")
+    level = tf_log.level
+    tf_log.setLevel(logging.ERROR)  # "Assets written to …" for every conversion
+    try:
+        with native_output_to(), tempfile.TemporaryDirectory():
+            return converter.convert()
+    finally:
+        tf_log.setLevel(level)
 
 
 def tflite_predict(flat_buffer: bytes, x: np.ndarray) -> np.ndarray:

@@ -53,7 +53,7 @@ def delay_table(months: Iterable[int] | None = None, *, sample: float | None = N
     return table[[*FEATURES, "month", LABEL]].reset_index(drop=True)
 
 
-def delay_model(*, seed: int = 0, max_iter: int = 100):
+def delay_model(*, seed: int = 0, max_iter: int = 100, learning_rate: float = 0.1, max_leaf_nodes: int = 31):
     """The classifier: carrier and origin one-hot encoded, then gradient-boosted trees (which take the weather's
     missing values as they are). One object from raw columns to a probability, preprocessing included.
 
@@ -68,8 +68,20 @@ def delay_model(*, seed: int = 0, max_iter: int = 100):
     encode = ColumnTransformer([("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False), CATEGORICAL)],
                                remainder="passthrough", verbose_feature_names_out=False)
     return Pipeline([("encode", encode),
-                     ("boost", HistGradientBoostingClassifier(max_iter=max_iter, learning_rate=0.1,
-                                                              random_state=seed))])
+                     ("boost", HistGradientBoostingClassifier(max_iter=max_iter, learning_rate=learning_rate,
+                                                              max_leaf_nodes=max_leaf_nodes, random_state=seed))])
+
+
+def one_hot_aligned(rows: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``rows`` with carrier and origin one-hot encoded and exactly ``columns``, in their order: a category the
+    rows lack is a column of zeros, one ``columns`` lacks is dropped (lab 10's task 4, the reference).
+
+    >>> one_hot_aligned(pd.DataFrame({"carrier": ["DL"], "origin": ["JFK"], "dep_hour": [7]}),
+    ...                 ["dep_hour", "carrier_AA", "carrier_DL", "origin_JFK"]).to_numpy().tolist()
+    [[7.0, 0.0, 1.0, 1.0]]
+    """
+    encoded = pd.get_dummies(rows, columns=[c for c in CATEGORICAL if c in rows.columns], dtype=float)
+    return encoded.reindex(columns=columns, fill_value=0.0).astype(float)
 
 
 def monthly(table: pd.DataFrame) -> dict[int, pd.DataFrame]:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -66,6 +67,26 @@ def plot_drift(psi_by_month: pd.DataFrame, scores: Mapping[int, float], baseline
     right.set(xlabel="month", ylabel=score_name, title="The model's score on each month" +
               (f" (trained on {trained_on})" if trained_on else ""))
     right.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_latencies(results: Mapping[int, Any]):
+    """Left: latency percentiles (ms) per batch size. Right: flights scored per second. ``results`` maps a batch
+    size to its :class:`~labkit.serving.load.LoadResult`."""
+    import matplotlib.pyplot as plt
+
+    sizes = sorted(results)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    width = 0.8 / 3
+    for k, (name, q) in enumerate([("p50", 50), ("p95", 95), ("p99", 99)]):
+        left.bar(np.arange(len(sizes)) + (k - 1) * width, [results[s].percentile(q) * 1000 for s in sizes],
+                 width=width, label=name)
+    left.set_xticks(np.arange(len(sizes)), [f"{s} per request" for s in sizes])
+    left.set(ylabel="latency (ms)", title="How long a request waits")
+    left.legend(fontsize=8)
+    right.bar([f"{s} per request" for s in sizes], [results[s].rows_per_second for s in sizes], color="tab:green")
+    right.set(ylabel="flights scored per second", title="Throughput")
     fig.tight_layout()
     return fig
 

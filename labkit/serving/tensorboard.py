@@ -33,7 +33,8 @@ def read_scalars(log_dir: str | Path) -> pd.DataFrame:
                 if value.shape == () and value.dtype.kind in "fiu":  # scalars only: not the model's JSON config
                     rows.append({"run": run, "tag": tag, "step": event.step, "value": float(value)})
         for tag in accumulator.Tags().get("scalars", []):
-            rows += [{"run": run, "tag": tag, "step": e.step, "value": float(e.value)} for e in accumulator.Scalars(tag)]
+            rows += [{"run": run, "tag": tag, "step": e.step, "value": float(e.value)}
+                     for e in accumulator.Scalars(tag)]
     frame = pd.DataFrame(rows, columns=["run", "tag", "step", "value"]).drop_duplicates()
     return frame.sort_values(["run", "tag", "step"], ignore_index=True)
 

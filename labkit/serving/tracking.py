@@ -103,11 +103,25 @@ def log_model(model: Any, example: Any, *, name: str = "model") -> Any:
                                         skops_trusted_types=TRUSTED_TYPES)
 
 
-def runs_table(experiment: str, metrics: list[str], params: list[str]):
-    """The finished runs of ``experiment`` as a DataFrame: run name, the ``params`` and the ``metrics``."""
+def register(model_uri: str, name: str) -> Any:
+    """Register the logged model ``model_uri`` under ``name`` (a new version if the name exists) and return the
+    version; MLflow's own messages about it are kept off the console."""
+    import contextlib
+    import io
+
     import mlflow
 
-    found = mlflow.search_runs(experiment_names=[experiment], filter_string="attributes.status = 'FINISHED'")
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        return mlflow.register_model(model_uri, name)
+
+
+def runs_table(experiment: str, metrics: list[str], params: list[str], *, parent: str | None = None):
+    """The finished runs of ``experiment`` (only the children of run ``parent``, if given) as a DataFrame: the run's
+    name, the ``params`` (as MLflow stores them: strings) and the ``metrics``."""
+    import mlflow
+
+    wanted = "attributes.status = 'FINISHED'" + (f" and tags.mlflow.parentRunId = '{parent}'" if parent else "")
+    found = mlflow.search_runs(experiment_names=[experiment], filter_string=wanted)
     if found.empty:
         return found
     columns = ["tags.mlflow.runName", *[f"params.{p}" for p in params], *[f"metrics.{m}" for m in metrics]]
