@@ -14,7 +14,7 @@ STAMP       := $(VENV)/.setup-$(DEPS_KEY)
 
 export PYTHON VENV TF_VERSION HVD_VERSION
 
-.PHONY: setup test test-browser course lab formgrader bench bench-hpo bench-nn bench-dl bench-mistakes bench-seq bench-dist bench-grading lint release doctor clean help
+.PHONY: setup test test-browser course lab formgrader bench bench-hpo bench-nn bench-dl bench-mistakes bench-seq bench-dist bench-serving bench-grading lint release doctor clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -24,7 +24,7 @@ help:
 	@echo "make lab      start JupyterLab on labs/ with the kit's kernel (Ctrl-C stops it)"
 	@echo "make formgrader   start the instructor's view: nbgrader's formgrader on the course"
 	@echo "make bench    run the benchmarks, write benchmarks/results.md"
-	@echo "make bench-hpo / bench-nn / bench-dl / bench-mistakes / bench-seq / bench-dist / bench-grading   refresh only those sections"
+	@echo "make bench-hpo / bench-nn / bench-dl / bench-mistakes / bench-seq / bench-dist / bench-serving / bench-grading   refresh only those sections"
 	@echo "make setup    create .venv and install everything (Horovod's build included)"
 	@echo "make lint     ruff"
 
@@ -71,6 +71,9 @@ bench-seq: setup  ## refresh only the sequence-model (lab 09) sections of benchm
 
 bench-dist: setup  ## refresh only the labkit.distributed / Horovod sections of benchmarks/results.md (about 4 minutes)
 	$(PY) benchmarks/distributed.py
+
+bench-serving: setup  ## refresh only lab 10's serving section of benchmarks/results.md (about 5 minutes)
+	cd benchmarks && ../$(PY) serving.py
 
 bench-grading: setup  ## refresh only the grading sections: stock nbgrader vs labkit grade (about 35 minutes)
 	cd benchmarks && ../$(PY) grading.py

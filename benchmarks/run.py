@@ -143,6 +143,7 @@ def main() -> None:
     parser.add_argument("--skip-seq", action="store_true", help="leave out the sequence-model (lab 09) benchmarks")
     parser.add_argument("--skip-dist", action="store_true", help="leave out the distributed-training benchmarks")
     parser.add_argument("--skip-mistakes", action="store_true", help="leave out the mistake-hint measurements")
+    parser.add_argument("--skip-serving", action="store_true", help="leave out lab 10's serving measurements")
     parser.add_argument("--skip-grading", action="store_true", help="leave out stock nbgrader vs labkit grade")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
@@ -200,6 +201,10 @@ def main() -> None:
         from distributed import distributed_section
 
         lines += distributed_section()
+    if not args.skip_serving:
+        from serving import serving_section
+
+        lines += serving_section()
     if not args.skip_mistakes:
         from mistakes import mistakes_section
 
