@@ -9,10 +9,11 @@ solution's source and a hint that names the mistake without giving the answer::
          "hint": "MAE averages absolute errors: squaring them is MSE."}]}
 
 :func:`measure` runs the lab once (small sizes, without the demonstrations grading skips) and, after each
-task's test cell, puts every mistake in place of the solution and runs the task's checks twice: the visible self-checks alone, then every check as grading does
-(hidden ones included). From that, per mistake: whether a self-check catches it, whether a caught check can name
-it (its fingerprint is the mistake's alone, see :mod:`labkit.grading.hints`), and whether it is a *surprise*:
-passing every self-check yet losing points at grading. :func:`hints_table` is what ``hints.json`` ships.
+task's test cell, puts every mistake in place of the solution and runs the task's checks twice: the visible
+self-checks alone, then every check as grading does (hidden ones included). From that, per mistake: whether a
+self-check catches it, whether a caught check can name it (its fingerprint is the mistake's alone, see
+:mod:`labkit.grading.hints`), and whether it is a *surprise*: passing every self-check yet losing points at
+grading. :func:`hints_table` is what ``hints.json`` ships.
 """
 
 from __future__ import annotations
