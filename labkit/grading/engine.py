@@ -106,14 +106,21 @@ def take_in(g: Grading) -> None:
 
 def flag_suspicious_code(g: Grading) -> None:
     """Stage 2, the static scan (:func:`labkit.grading.guard.scan`) of the answers and of the learner's own
-    cells (and lab cells they changed)."""
+    cells (and lab cells they changed), and answers that call their own task's reference implementation
+    (:mod:`labkit.grading.oracles`)."""
     from labkit.grading.guard import scan
+    from labkit.grading.oracles import reference_calls
 
     released = {c.source for c in g.ctx.plan.release.cells}
     texts = list(g.answers.values()) + [c.source for c in g.notebook.cells if c.cell_type == "code"
                                         and not cells.nbgrader(c) and c.source not in released]
     for text in texts:
         g.result.flags += [f for f in scan(text) if f not in g.result.flags]
+    for gid, text in g.answers.items():  # the reference its own hidden checks compare with
+        used = reference_calls(text, g.ctx.plan.oracles.get(gid, set()), g.ctx.plan.oracle_names)
+        flag = f"the reference its hidden checks compare with, in {gid} ({', '.join(used)})"
+        if used and flag not in g.result.flags:
+            g.result.flags.append(flag)
 
 
 def mark_manual_answers(g: Grading) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import ast
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from labkit.grading import cells, intake, sandbox, slicing
+from labkit.grading import cells, intake, oracles, sandbox, slicing
 from labkit.grading.nbgrader import lab_notebook
 
 
@@ -30,6 +30,8 @@ class LabPlan:
     demos: frozenset[str] = frozenset()  # sources of the release's cells tagged ``demo``
     checks_cells: frozenset[str] = frozenset()  # test cells scored by ``Checks`` (fail closed without a report)
     prelude: str = ""  # the lab's own imports, run before each test cell (see :func:`test_prelude`)
+    oracles: dict = field(default_factory=dict)  # answer → labkit objects its hidden checks compare with
+    oracle_names: dict = field(default_factory=dict)  # the labkit names the lab imports (labkit.grading.oracles)
 
     @property
     def manual(self) -> set[str]:
@@ -60,7 +62,7 @@ class LabPlan:
         return cls(lab, source, release, release_path.name, files, points, tests,
                    intake.hidden_lines(source, release), digest,
                    "get_spark(" in graded_text and "run_on_spark" not in text, demos, checks_cells,
-                   test_prelude(source))
+                   test_prelude(source), oracles.oracle_targets(source), oracles.module_names(source))
 
     def skipped_demos(self, nb: nbformat.NotebookNode) -> set[int]:
         """Indices (into ``nb.cells``) of the demo cells grading ``nb`` can skip: tagged ``demo`` in the
