@@ -120,3 +120,56 @@ def test_bad_input_is_named():
         permutation_importance(lambda X: X, np.zeros((3, 2)), [1, 2], accuracy_score)
     with pytest.raises(ValueError, match="2-D table"):
         permutation_importance(lambda X: X, np.zeros(3), [1, 2, 3], accuracy_score)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seeds, st.integers(1, 6))
+def test_lime_recovers_a_linear_models_weights_times_the_spreads(seed, m):
+    from labkit.explain.lime import lime_tabular
+
+    rng = np.random.default_rng(seed)
+    data = rng.normal(size=(300, m)) * rng.uniform(0.5, 4, size=m)
+    w = rng.normal(size=m)
+    local = lime_tabular(lambda X: X @ w + 1.5, data[:1], data, n_samples=200, seed=seed)
+    assert local.coefficients == pytest.approx(w * data.std(axis=0), rel=1e-4, abs=1e-6)
+    assert local.intercept == pytest.approx(float(data[0] @ w + 1.5), abs=1e-6) and local.r2 == pytest.approx(1.0)
+
+
+def test_lime_with_a_narrow_kernel_follows_the_local_gradient():
+    """Calculus as the oracle: near x, f(z) = sin(z0) + z1² moves by cos(x0) and 2·x1 per unit."""
+    from labkit.explain.lime import lime_tabular
+
+    rng = np.random.default_rng(1)
+    data = rng.normal(size=(1000, 2))
+    x = np.array([[0.4, -0.7]])
+    local = lime_tabular(lambda Z: np.sin(Z[:, 0]) + Z[:, 1] ** 2, x, data, n_samples=20_000, kernel_width=0.1,
+                         seed=0)
+    assert local.coefficients / local.scale == pytest.approx([np.cos(0.4), 2 * -0.7], abs=0.03)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seeds, st.integers(1, 4), st.integers(1, 3))
+def test_occlusion_of_a_linear_score_is_the_covered_weight_times_pixel(seed, patch, stride):
+    from labkit.explain.occlusion import occlusion_map
+
+    rng = np.random.default_rng(seed)
+    image, weights = rng.random((8, 8)), rng.normal(size=(8, 8))
+
+    def predict(images):  # class 0's "probability" is a weighted sum of the pixels, class 1 is far below it
+        score = (images * weights).sum(axis=(1, 2))
+        return np.stack([score + 100, np.zeros(len(images))], axis=1)
+
+    found = occlusion_map(predict, image, patch=patch, stride=stride)
+    starts = range(0, 8 - patch + 1, stride)
+    expected = [[float((image * weights)[i:i + patch, j:j + patch].sum()) for j in starts] for i in starts]
+    assert found == pytest.approx(np.array(expected), abs=1e-9)
+
+
+def test_lime_and_occlusion_name_bad_input():
+    from labkit.explain.lime import lime_tabular
+    from labkit.explain.occlusion import occlusion_map
+
+    with pytest.raises(ValueError, match="one row of 3 features"):
+        lime_tabular(lambda X: X[:, 0], np.zeros((2, 3)), np.zeros((10, 3)))
+    with pytest.raises(ValueError, match="patch"):
+        occlusion_map(lambda X: X, np.zeros((4, 4)), patch=5)

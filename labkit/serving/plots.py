@@ -48,6 +48,22 @@ def plot_shapley(explanation: Explanation, *, title: str = "Why this prediction"
     return fig
 
 
+def plot_occlusion(image: np.ndarray, heat: np.ndarray, *, title: str = ""):
+    """The image, and beside it how much covering each patch lowers the predicted class's probability."""
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7.5, 3.6))
+    left.imshow(image, cmap="gray_r")
+    left.set(title="the digit", xticks=[], yticks=[])
+    shown = right.imshow(heat, cmap="magma", extent=(0, image.shape[1], image.shape[0], 0))
+    right.set(title="probability lost when covered", xticks=[], yticks=[])
+    fig.colorbar(shown, ax=right, fraction=0.046)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def plot_drift(psi_by_month: pd.DataFrame, scores: Mapping[int, float], baseline: float, *,
                score_name: str = "ROC AUC", trained_on: str = ""):
     """Left: each feature's PSI month by month against the training data, with the rule of thumb's 0.1 and 0.25
