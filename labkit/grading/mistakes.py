@@ -9,9 +9,9 @@ solution's source and a hint that names the mistake without giving the answer::
          "hint": "MAE averages absolute errors: squaring them is MSE."}]}
 
 :func:`measure` runs the lab once (small sizes, without the demonstrations grading skips) and, after each
-task's test cell, puts every mistake in place of the solution and runs the task's checks twice: the visible
-self-checks alone, then every check as grading does (hidden ones included). From that, per mistake: whether a
-self-check catches it, whether a caught check can name it (its fingerprint is the mistake's alone, see
+task's test cell, puts every mistake in place of the solution and runs the task's visible self-checks, then, if
+they all pass, every check as grading does (hidden ones included). From that, per mistake: whether a self-check
+catches it, whether a caught check can name it (its fingerprint is the mistake's alone, see
 :mod:`labkit.grading.hints`), and whether it is a *surprise*: passing every self-check yet losing points at
 grading. :func:`hints_table` is what ``hints.json`` ships.
 """
@@ -82,13 +82,14 @@ def try_mistakes(namespace: dict, solution: str, test: str, mistakes: list[dict]
                     row["visible"] = [[d, ok, seen.fingerprints.get(d, "")] for d, ok, _ in seen.results]
                 except Exception:  # noqa: BLE001 - the self-check cell stops with an error: the learner sees it
                     row["visible"] = [["(the self-check cell stopped with an error)", False, ""]]
-                try:
-                    exec(compile(test, "<all checks>", "exec"), namespace)  # noqa: S102
-                    every = namespace["checks"]
-                    row["score"] = every.points * every.passed / max(len(every.results), 1)
-                    row["points"] = every.points
-                except Exception:  # noqa: BLE001 - grading gives such a cell 0
-                    row["score"], row["points"] = 0.0, float(namespace["checks"].points)
+                if all(ok for _, ok, _ in row["visible"]):  # a caught mistake cannot be a surprise: not graded
+                    try:
+                        exec(compile(test, "<all checks>", "exec"), namespace)  # noqa: S102
+                        every = namespace["checks"]
+                        row["score"] = every.points * every.passed / max(len(every.results), 1)
+                        row["points"] = every.points
+                    except Exception:  # noqa: BLE001 - grading gives such a cell 0
+                        row["score"], row["points"] = 0.0, float(namespace["checks"].points)
         except Exception as exc:  # noqa: BLE001 - a mistake that does not even define its function
             row["error"] = f"{type(exc).__name__}: {exc}"
         finally:
