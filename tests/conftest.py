@@ -27,3 +27,11 @@ def course_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (root / "datasets").symlink_to(ROOT / "datasets")
     monkeypatch.setenv("LABKIT_COURSE_ROOT", str(root))
     return root
+
+
+@pytest.fixture(scope="module")
+def spark():
+    """The test session's Spark (classic local, or Spark Connect when LABKIT_SPARK_REMOTE is set)."""
+    from labkit.spark import get_spark
+
+    return get_spark("labkit-tests")

@@ -67,6 +67,14 @@ def test_grading_flags_the_shortcut_and_keeps_the_written_answer_clean(tmp_path)
         if cells.grade_id(cell) in SHORTCUTS:
             cell.source = SHORTCUTS[cells.grade_id(cell)]
     nbformat.write(perfect, subs / "shortcut.ipynb")
+    # red team: answer psi with a constant, and patch the hidden checks' reference to agree with it
+    constant = "def psi(reference, current, bins=10):\n    return 0.0\n"
+    for name, prefix in (("constant", ""), ("patched", "import labkit.serving.drift as _d\n"
+                                                        "_d.psi = lambda *args, **kwargs: 0.0\n")):
+        for cell in perfect.cells:
+            if cells.grade_id(cell) == "psi_solution":
+                cell.source = prefix + constant
+        nbformat.write(perfect, subs / f"{name}.ipynb")
     env = {**os.environ, **scratch_env(course)}
     proc = subprocess.run([str(BIN / "labkit"), "grade", lab, str(subs), "--workers", "2"], env=env,
                           capture_output=True, text=True, timeout=1200)
@@ -74,10 +82,12 @@ def test_grading_flags_the_shortcut_and_keeps_the_written_answer_clean(tmp_path)
     totals: dict[str, float] = {}
     for student, _, score in gradebook_rows(course):
         totals[student] = totals.get(student, 0) + (score or 0)
-    assert totals == {"written": 10, "shortcut": 10}
+    assert totals["written"] == totals["shortcut"] == 10
+    assert totals["patched"] <= totals["constant"] < 10, totals  # the patch of the reference earns nothing
     report = subprocess.run([str(BIN / "labkit"), "report", lab], env=env, capture_output=True, text=True,
                             timeout=600)
     flagged = [line for line in report.stdout.splitlines() if "the reference its hidden checks compare with" in line]
-    assert len(flagged) == 1 and flagged[0].startswith("review shortcut: uses the reference"), report.stdout[-3000:]
+    flagged = [line for line in flagged if line.startswith("review shortcut")]
+    assert len(flagged) == 1, report.stdout[-3000:]
     for gid in SHORTCUTS:
         assert gid in flagged[0], flagged[0]

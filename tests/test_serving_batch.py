@@ -11,13 +11,6 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def spark():
-    from labkit.spark import get_spark
-
-    return get_spark("labkit-tests")
-
-
-@pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     import mlflow
 

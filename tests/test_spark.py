@@ -14,13 +14,6 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def spark():
-    from labkit.spark import get_spark
-
-    return get_spark("labkit-tests")
-
-
-@pytest.fixture(scope="module")
 def flights(spark):
     from labkit.spark import load_flights
 
