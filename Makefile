@@ -14,7 +14,7 @@ STAMP       := $(VENV)/.setup-$(DEPS_KEY)
 
 export PYTHON VENV TF_VERSION HVD_VERSION
 
-.PHONY: setup test test-browser course lab formgrader bench bench-hpo bench-nn bench-dl bench-mistakes bench-seq bench-dist bench-serving bench-grading lint release doctor clean help
+.PHONY: setup test test-browser course lab formgrader bench bench-hpo bench-nn bench-dl bench-mistakes bench-seq bench-dist bench-serving bench-classroom bench-grading lint release doctor clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -24,7 +24,7 @@ help:
 	@echo "make lab      start JupyterLab on labs/ with the kit's kernel (Ctrl-C stops it)"
 	@echo "make formgrader   start the instructor's view: nbgrader's formgrader on the course"
 	@echo "make bench    run the benchmarks, write benchmarks/results.md"
-	@echo "make bench-hpo / bench-nn / bench-dl / bench-mistakes / bench-seq / bench-dist / bench-serving / bench-grading   refresh only those sections"
+	@echo "make bench-hpo / bench-nn / bench-dl / bench-mistakes / bench-seq / bench-dist / bench-serving / bench-classroom / bench-grading   refresh only those sections"
 	@echo "make setup    create .venv and install everything (Horovod's build included)"
 	@echo "make lint     ruff"
 
@@ -74,6 +74,9 @@ bench-dist: setup  ## refresh only the labkit.distributed / Horovod sections of 
 
 bench-serving: setup  ## refresh only lab 10's serving section of benchmarks/results.md (about 5 minutes)
 	cd benchmarks && ../$(PY) serving.py
+
+bench-classroom: setup  ## refresh only the class-of-200 section of benchmarks/results.md (as root; a few minutes)
+	cd benchmarks && ../$(PY) classroom.py
 
 bench-grading: setup  ## refresh only the grading sections: stock nbgrader vs labkit grade (about 35 minutes)
 	cd benchmarks && ../$(PY) grading.py

@@ -36,7 +36,13 @@ if ! "$PY" -c 'import horovod.tensorflow as h; assert h.gloo_built()' 2>/dev/nul
   "$PY" -m pip install -q --no-deps "$cache"/horovod-*.whl
 fi
 
-"$PY" -m pip install -q -e ".[dev]"
+# LABKIT_INSTALL=copy installs labkit as a copy, not linked to this checkout: the class environment that learners'
+# accounts run (labkit.classroom.class_env) must not lead back to the instructor's solutions.
+if [ "${LABKIT_INSTALL:-editable}" = copy ]; then
+  "$PY" -m pip install -q ".[dev]"
+else
+  "$PY" -m pip install -q -e ".[dev]"
+fi
 # The Spark Connect client needs protobuf 6; TensorFlow 2.15 declares protobuf<5 but runs on 6 once
 # labkit._protobuf_compat restores the one API its C extensions call. pip prints the declared conflict
 # ("tensorflow-cpu 2.15.1 requires protobuf<5") and exits 0; the tests check that TensorFlow imports

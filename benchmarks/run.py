@@ -144,6 +144,7 @@ def main() -> None:
     parser.add_argument("--skip-dist", action="store_true", help="leave out the distributed-training benchmarks")
     parser.add_argument("--skip-mistakes", action="store_true", help="leave out the mistake-hint measurements")
     parser.add_argument("--skip-serving", action="store_true", help="leave out lab 10's serving measurements")
+    parser.add_argument("--skip-classroom", action="store_true", help="leave out the class-of-200 measurements")
     parser.add_argument("--skip-grading", action="store_true", help="leave out stock nbgrader vs labkit grade")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
@@ -205,6 +206,10 @@ def main() -> None:
         from serving import serving_section
 
         lines += serving_section()
+    if not args.skip_classroom:
+        from classroom import classroom_section
+
+        lines += classroom_section()
     if not args.skip_mistakes:
         from mistakes import mistakes_section
 

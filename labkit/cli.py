@@ -85,7 +85,7 @@ def run(labs: tuple[str, ...], fast: bool, released: bool) -> None:
 
 @main.command()
 @click.argument("lab")
-@click.argument("submissions", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("submissions", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--workers", "-j", type=click.IntRange(min=1), default=None,
               help="Kernels side by side [default: cores].")
 @click.option("--memory-mb", type=click.IntRange(min=64), default=4096, show_default=True,
@@ -99,13 +99,21 @@ def run(labs: tuple[str, ...], fast: bool, released: bool) -> None:
 @click.option("--all-cells", is_flag=True,
               help="Also run the cells the lab tags demo (illustrations no graded cell needs; skipped by default).")
 @click.option("--force", is_flag=True, help="Regrade submissions already in the gradebook.")
-def grade(lab: str, submissions: Path, workers: int | None, memory_mb: int, cell_timeout: float,
+def grade(lab: str, submissions: Path | None, workers: int | None, memory_mb: int, cell_timeout: float,
           notebook_timeout: float, max_tasks: int, figures: bool, all_cells: bool, force: bool) -> None:
-    """Autograde every submission in SUBMISSIONS (<learner>/<notebook>.ipynb or <learner>.ipynb), in parallel
-    sandboxed kernels, into the nbgrader gradebook; resumable (already graded submissions are skipped)."""
+    """Autograde every submission in SUBMISSIONS (<learner>/<notebook>.ipynb or <learner>.ipynb; default: what
+    `labkit collect LAB` gathered), in parallel sandboxed kernels, into the nbgrader gradebook; resumable (already
+    graded submissions are skipped)."""
+    from labkit.classroom.commands import collected_dir
     from labkit.grading.engine import grade as run_grading
-    from labkit.grading.nbgrader import resolve_lab
+    from labkit.grading.nbgrader import GradingError, resolve_lab
     from labkit.grading.sandbox import Limits
+
+    if submissions is None:
+        submissions = collected_dir(resolve_lab(lab))
+        if not submissions.is_dir():
+            raise GradingError(f"nothing collected for {resolve_lab(lab)}: run `labkit collect {lab}` first, or name a "
+                               "folder of submissions")
 
     limits = Limits(memory_mb=memory_mb, cell_timeout=cell_timeout, notebook_timeout=notebook_timeout,
                     max_tasks=max_tasks)
@@ -136,16 +144,6 @@ def report(lab: str, no_feedback: bool) -> None:
                f"feedback: {len(rep.feedback)} file(s) under grading/feedback/")
     for student, flags in sorted(rep.flagged.items()):
         click.echo(f"review {student}: uses {', '.join(flags)}")
-
-
-@main.command()
-@click.option("--output", "-o", type=click.Path(path_type=Path), default=Path("grading/grades.csv"), show_default=True)
-def export(output: Path) -> None:
-    """Write the gradebook as CSV: one row per learner and lab, one column per question."""
-    from labkit.grading.nbgrader import export as do_export
-
-    n = do_export(output)
-    click.echo(f"wrote {n} row(s) to {output}")
 
 
 @main.command()
@@ -272,6 +270,18 @@ def kernel() -> None:
 
     click.echo(f"installed kernel spec in {install_kernel()}")
 
+
+def _register_class_commands() -> None:
+    from labkit.classroom import commands
+    from labkit.classroom.lms import lms_export_command, lms_import_command
+
+    for command in (commands.roster, commands.release_to_class, commands.collect, commands.feedback):
+        main.add_command(command)
+    main.add_command(lms_export_command, "export")
+    main.add_command(lms_import_command, "import-submissions")
+
+
+_register_class_commands()
 
 if __name__ == "__main__":
     main()

@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
@@ -227,7 +228,9 @@ def grade_submission(sub: intake.Submission, ctx: _Context) -> tuple[Result, nbf
     :class:`Result` (and the executed notebook, ``None`` if it could not be read)."""
     start = time.perf_counter()
     questions = {gid: Question(gid, pts) for gid, pts in ctx.plan.points.items()}
-    g = Grading(sub, ctx, Result(sub.student, ctx.plan.lab, questions, list(sub.warnings)))
+    g = Grading(sub, ctx, Result(sub.student, ctx.plan.lab, questions, list(sub.warnings),
+                                 received=str(sub.collected.get("received", "")),
+                                 late_fraction=float(sub.collected.get("late_fraction", 0.0))))
     for stage in STAGES:
         stage(g)
         if g.done:
@@ -257,6 +260,13 @@ def _runtime_dir() -> Path:
     path = Path(tempfile.mkdtemp(prefix=f"grade-{os.getpid()}-", dir=_runtime_base()))
     path.chmod(0o711)
     return path
+
+
+def _received(result: Result) -> datetime | None:
+    """When the exchange received the submission, as nbgrader's gradebook stores it (naive UTC)."""
+    if not result.received:
+        return None
+    return datetime.fromisoformat(result.received).astimezone(UTC).replace(tzinfo=None)
 
 
 def grade(lab: str, submissions: Path, *, workers: int | None = None, limits: sandbox.Limits | None = None,
@@ -326,7 +336,8 @@ def grade(lab: str, submissions: Path, *, workers: int | None = None, limits: sa
                 autograded = Path(nb_api.coursedir.format_path(nb_api.coursedir.autograded_directory,
                                                               result.student, lab))
                 _atomic_write(autograded / plan.notebook_name, nbformat.writes(executed or _blank_from(plan)))
-                book.record(result, plan.notebook_name)
+                book.record(result, plan.notebook_name, timestamp=_received(result),
+                            late_penalty=result.late_penalty)
                 results.append(result)
                 if bar is not None:
                     bar.update(1)

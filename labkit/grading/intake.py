@@ -40,6 +40,8 @@ from pathlib import Path
 import nbformat
 
 MAX_BYTES = 20 * 1024 * 1024
+# what `labkit collect` writes beside a learner's notebook: when it arrived and how late (not learner-written)
+COLLECTED_FILE = "collected.json"
 MAX_CELLS = 500
 _NAME = re.compile(r"^[\w][\w .@+-]{0,99}$", re.UNICODE)
 _HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[ \t]*\n?", re.MULTILINE | re.DOTALL)
@@ -63,11 +65,13 @@ class Submission:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     raw: bytes = b""
+    collected: dict = field(default_factory=dict)  # what `labkit collect` recorded (arrival, lateness), if any
 
     @property
     def digest(self) -> str:
-        """sha256 of the submitted bytes (with the refusal reasons, if refused)."""
-        return hashlib.sha256(self.raw + "\n".join(self.problems).encode()).hexdigest()
+        """sha256 of the submitted bytes (with the refusal reasons and collect's record, if any)."""
+        extra = "\n".join(self.problems) + (json.dumps(self.collected, sort_keys=True) if self.collected else "")
+        return hashlib.sha256(self.raw + extra.encode()).hexdigest()
 
 
 def _read_bytes(path: Path, root: Path) -> tuple[bytes, str | None]:
@@ -83,6 +87,40 @@ def _read_bytes(path: Path, root: Path) -> tuple[bytes, str | None]:
     if size > MAX_BYTES:
         return b"", f"{path.name} is {size / 2**20:.0f} MiB: the limit is {MAX_BYTES // 2**20} MiB (clear outputs)"
     return resolved.read_bytes(), None
+
+
+def read_collected(folder: Path) -> dict:
+    """What ``labkit collect`` recorded in ``folder`` (``{}`` when it did not collect this submission).
+
+    Checked as if a learner had written it (a folder handed to ``labkit grade`` by other means could hold
+    one): an arrival time that is not an ISO time with a zone, or a late share outside [0, 1], is dropped.
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / COLLECTED_FILE).write_text('{"received": "2026-12-01T10:00:00+00:00", "late_fraction": -5}')
+    >>> read_collected(d)
+    {'received': '2026-12-01T10:00:00+00:00'}
+    """
+    from datetime import datetime
+
+    path = Path(folder) / COLLECTED_FILE
+    if path.is_symlink() or not path.is_file() or path.stat().st_size > 65536:
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    try:
+        if datetime.fromisoformat(str(data.get("received"))).tzinfo is None:
+            raise ValueError
+    except ValueError:
+        data.pop("received", None)
+    fraction = data.get("late_fraction")
+    if not isinstance(fraction, int | float) or isinstance(fraction, bool) or not 0 <= fraction <= 1:
+        data.pop("late_fraction", None)
+    return data
 
 
 def discover(folder: Path, notebook_name: str) -> list[Submission]:
@@ -117,7 +155,9 @@ def discover(folder: Path, notebook_name: str) -> list[Submission]:
             continue
         if is_dir:
             notebooks = sorted(p for p in entry.iterdir() if p.suffix == ".ipynb" and not p.name.startswith("."))
-            extras = sorted(p.name for p in entry.iterdir() if p.suffix != ".ipynb" and not p.name.startswith("."))
+            extras = sorted(p.name for p in entry.iterdir() if p.suffix != ".ipynb" and not p.name.startswith(".")
+                            and p.name != COLLECTED_FILE)
+            sub.collected = read_collected(entry)
             if extras:
                 sub.warnings.append(f"extra files not used for grading: {', '.join(extras[:5])}"
                                     + (" …" if len(extras) > 5 else ""))

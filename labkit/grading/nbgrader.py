@@ -121,7 +121,13 @@ def export(path: Path, *, root: Path | None = None) -> int:
     return len(rows)
 
 
-def gradebook_path(root: Path | None = None) -> Path:
-    url = api(root).coursedir.db_url
-    return Path(url.removeprefix("sqlite:///"))
+def gradebook_path(root: Path | None = None) -> Path | None:
+    """The gradebook's SQLite file, or None when ``CourseDirectory.db_url`` names a database server (such as a
+    shared PostgreSQL gradebook) or an in-memory database: then reach it through SQLAlchemy with the URL."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(api(root).coursedir.db_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
 

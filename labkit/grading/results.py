@@ -34,10 +34,17 @@ class Result:
     digest: str = ""
     incomplete: bool = False  # the grader failed, not the submission: a rerun grades it again
     spark_generation: int = 0  # which start of the run's shared Spark server it ran against (0: none)
+    received: str = ""  # when the class exchange received it (ISO, UTC; from `labkit collect`), else ""
+    late_fraction: float = 0.0  # the share of its points the late policy takes (from `labkit collect`)
 
     @property
     def score(self) -> float:
         return round(sum(q.score for q in self.questions.values()), 4)
+
+    @property
+    def late_penalty(self) -> float:
+        """Points the late policy takes from :attr:`score` (nbgrader's ``late_submission_penalty``)."""
+        return round(max(self.score, 0.0) * self.late_fraction, 6)
 
     def to_json(self) -> str:
         """The journal's form of this result (see :meth:`from_json`)."""

@@ -1,0 +1,83 @@
+"""The class environment: a Python environment every learner's account can read and run.
+
+The kit's own ``.venv`` is built on whatever ``python3.11`` the instructor has, often one under ``/root`` (pyenv),
+which no other account can enter: a learner's server would fail with "Permission denied". The class
+environment is built from a system Python (Debian's ``/usr/bin/python3.11``; ``LABKIT_CLASS_PYTHON`` overrides
+it) under the class root, with labkit installed as a copy (not linked to the instructor's checkout, which holds
+the solutions). ``full`` installs the whole course stack with the kit's own set-up script; without it, only
+what the exchange's client needs (nbgrader and labkit), which is what the tests use.
+
+>>> unreadable_parent(Path("/usr/bin/python3.11")) is None
+True
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+from pathlib import Path
+
+from labkit.paths import course_root
+
+SYSTEM_PYTHON = Path("/usr/bin/python3.11")
+
+
+class ClassEnvError(RuntimeError):
+    """The class environment could not be built; the message says what to install or change."""
+
+
+def unreadable_parent(path: Path) -> Path | None:
+    """The first folder on the way to ``path`` that other accounts cannot enter (``None`` if all can)."""
+    for parent in [*reversed(Path(path).resolve().parents), Path(path).resolve()]:
+        if parent.exists() and parent.is_dir() and not parent.stat().st_mode & stat.S_IXOTH:
+            return parent
+    return None
+
+
+def _pin(name: str) -> str:
+    """``name==version`` as pyproject.toml pins it (one home for the course's versions)."""
+    text = (course_root() / "pyproject.toml").read_text()
+    m = re.search(rf'"({re.escape(name)}==[^"]+)"', text)
+    if not m:
+        raise ClassEnvError(f"pyproject.toml pins no {name}")
+    return m.group(1)
+
+
+def python_for_class() -> Path:
+    python = Path(os.environ.get("LABKIT_CLASS_PYTHON", SYSTEM_PYTHON))
+    if not python.exists():
+        raise ClassEnvError(f"no {python}: install Debian's python3.11 (apt-get install python3.11-venv) or set "
+                            "LABKIT_CLASS_PYTHON to a Python 3.11 every account can run")
+    blocked = unreadable_parent(python)
+    if blocked is not None:
+        raise ClassEnvError(f"{python} lies under {blocked}, which other accounts cannot enter: learners' servers "
+                            "could not start. Use a system Python (LABKIT_CLASS_PYTHON=/usr/bin/python3.11)")
+    return python
+
+
+def build(prefix: Path, *, full: bool = True) -> Path:
+    """Create (or update) the class environment at ``prefix``; returns its ``bin/``. Readable by every account."""
+    prefix = Path(prefix)
+    blocked = unreadable_parent(prefix.parent)
+    if blocked is not None:
+        raise ClassEnvError(f"the class environment would lie under {blocked}, which learners cannot enter: choose a "
+                            "class_root such as /srv/labkit in the course file")
+    pip = [str(prefix / "bin" / "python"), "-m", "pip", "install", "-q"]
+    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    if full:
+        cmd = ["bash", str(course_root() / ".ci" / "setup.sh")]
+        env.update(PYTHON=str(python_for_class()), VENV=str(prefix), LABKIT_INSTALL="copy")
+        done = subprocess.run(cmd, cwd=course_root(), env=env, capture_output=True, text=True)
+    else:
+        if not (prefix / "bin" / "python").exists():
+            subprocess.run([str(python_for_class()), "-m", "venv", str(prefix)], check=True)
+        done = subprocess.run(pip + [_pin("nbgrader"), "pyyaml"], env=env, capture_output=True, text=True)
+        if not done.returncode:
+            done = subprocess.run(pip + ["--no-deps", "--force-reinstall", str(course_root())], env=env,
+                                  capture_output=True, text=True)
+    if done.returncode:
+        raise ClassEnvError(f"building the class environment failed:\n{(done.stderr or done.stdout)[-3000:]}")
+    os.chmod(prefix, 0o755)
+    return prefix / "bin"
