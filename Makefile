@@ -14,7 +14,7 @@ STAMP       := $(VENV)/.setup-$(DEPS_KEY)
 
 export PYTHON VENV TF_VERSION HVD_VERSION
 
-.PHONY: setup test test-browser course lab formgrader bench bench-hpo bench-nn bench-dl bench-mistakes bench-seq bench-dist bench-serving bench-classroom bench-grading lint release doctor clean help
+.PHONY: setup test test-browser course lab formgrader hub bench bench-hpo bench-nn bench-dl bench-mistakes bench-seq bench-dist bench-serving bench-classroom bench-grading lint release doctor clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -23,6 +23,7 @@ help:
 	@echo "make test-browser   the labs and the formgrader in a real JupyterLab, driven in headless Chromium"
 	@echo "make lab      start JupyterLab on labs/ with the kit's kernel (Ctrl-C stops it)"
 	@echo "make formgrader   start the instructor's view: nbgrader's formgrader on the course"
+	@echo "make hub     as root: serve the class in grading/course.yml with JupyterHub (README: Running a class)"
 	@echo "make bench    run the benchmarks, write benchmarks/results.md"
 	@echo "make bench-hpo / bench-nn / bench-dl / bench-mistakes / bench-seq / bench-dist / bench-serving / bench-classroom / bench-grading   refresh only those sections"
 	@echo "make setup    create .venv and install everything (Horovod's build included)"
@@ -50,6 +51,9 @@ lab: setup
 
 formgrader: setup
 	$(VENV)/bin/labkit formgrader
+
+hub: setup  ## as root: JupyterHub for the class in grading/course.yml (builds the class environment the first time)
+	$(VENV)/bin/labkit hub
 
 bench: setup
 	$(PY) benchmarks/run.py

@@ -39,9 +39,9 @@ fi
 # LABKIT_INSTALL=copy installs labkit as a copy, not linked to this checkout: the class environment that learners'
 # accounts run (labkit.classroom.class_env) must not lead back to the instructor's solutions.
 if [ "${LABKIT_INSTALL:-editable}" = copy ]; then
-  "$PY" -m pip install -q ".[dev]"
+  "$PY" -m pip install -q ".[dev,class]"
 else
-  "$PY" -m pip install -q -e ".[dev]"
+  "$PY" -m pip install -q -e ".[dev,class]"
 fi
 # The Spark Connect client needs protobuf 6; TensorFlow 2.15 declares protobuf<5 but runs on 6 once
 # labkit._protobuf_compat restores the one API its C extensions call. pip prints the declared conflict

@@ -275,7 +275,7 @@ def _register_class_commands() -> None:
     from labkit.classroom import commands
     from labkit.classroom.lms import lms_export_command, lms_import_command
 
-    for command in (commands.roster, commands.release_to_class, commands.collect, commands.feedback):
+    for command in (commands.roster, commands.release_to_class, commands.collect, commands.feedback, commands.hub):
         main.add_command(command)
     main.add_command(lms_export_command, "export")
     main.add_command(lms_import_command, "import-submissions")

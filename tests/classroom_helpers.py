@@ -23,7 +23,7 @@ def _course_yml(course_id: str, class_root: Path, due: datetime, hard: datetime,
     return f"""
 course_id: {course_id}
 timezone: Europe/Berlin
-instructors: [teacher]
+instructors: [{course_id}teach]
 roster: roster.csv
 class_root: {class_root}
 late_policy: {{percent_per_day: 10, max_percent: 50, grace_minutes: 0}}
@@ -79,9 +79,10 @@ class Class:
 
 
 @contextlib.contextmanager
-def a_class(learners: list[str], *, client: bool = True) -> Iterator[Class]:
+def a_class(learners: list[str], *, client: bool = True, hub: bool = False) -> Iterator[Class]:
     """A class of ``learners`` (short names; accounts get a random prefix) with labs 04 and 05 released to it.
-    ``client``: build the light class environment (nbgrader and labkit) that learners submit with."""
+    ``client``: build the light class environment (nbgrader and labkit) that learners submit with; ``hub``: with
+    JupyterHub and JupyterLab in it. The instructor is ``<course_id>teach``."""
     from labkit.classroom.class_env import build
 
     tag = secrets.token_hex(2)
@@ -101,8 +102,8 @@ def a_class(learners: list[str], *, client: bool = True) -> Iterator[Class]:
     (root / "grading" / "roster.csv").write_text(
         "id,name,email,extension\n" + "".join(f"{n},{k.title()} Learner,{k}@example.org,\n" for k, n in names.items()))
     venv = base / "venv"
-    if client:
-        build(venv, full=False)
+    if client or hub:
+        build(venv, full=False, hub=hub)
     klass = Class(root, base, course_id, names, venv)
     now = datetime.now(UTC)
     klass.set_dates(now + timedelta(hours=1), now + timedelta(hours=2))
@@ -112,15 +113,16 @@ def a_class(learners: list[str], *, client: bool = True) -> Iterator[Class]:
         from labkit.classroom.course_file import load
         from labkit.classroom.exchange import write_learner_config
 
-        if client:
+        if client or hub:
             write_learner_config(load(klass.course_file), venv)
         klass.labkit("release-to-class", LAB)
         klass.labkit("release-to-class", "05_hpo")
         yield klass
     finally:
-        for user in names.values():
+        everyone = [*names.values(), f"{course_id}teach"]
+        for user in everyone:
             subprocess.run(["pkill", "-KILL", "-u", user], capture_output=True)
-        for user in names.values():
+        for user in everyone:
             subprocess.run(["userdel", "-r", user], capture_output=True)
         subprocess.run(["groupdel", f"{course_id}-learners"], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)

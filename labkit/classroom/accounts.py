@@ -90,6 +90,12 @@ def ensure_learner(name: str, full_name: str, group: str) -> str:
     return "unchanged"
 
 
+def create_plain(name: str, comment: str) -> None:
+    """An account outside any learners' group (an instructor's), with a private home."""
+    _run("useradd", "--create-home", "--shell", "/bin/bash", "--user-group", "--comment", comment[:60],
+         "-K", "HOME_MODE=0700", name)
+
+
 def disabled(name: str) -> bool:
     """Whether the account is expired (as :func:`disable` leaves it)."""
     with open("/etc/shadow") as fh:

@@ -17,6 +17,7 @@ import os
 import re
 import stat
 import subprocess
+import tomllib
 from pathlib import Path
 
 from labkit.paths import course_root
@@ -36,13 +37,19 @@ def unreadable_parent(path: Path) -> Path | None:
     return None
 
 
-def _pin(name: str) -> str:
-    """``name==version`` as pyproject.toml pins it (one home for the course's versions)."""
-    text = (course_root() / "pyproject.toml").read_text()
-    m = re.search(rf'"({re.escape(name)}==[^"]+)"', text)
-    if not m:
-        raise ClassEnvError(f"pyproject.toml pins no {name}")
-    return m.group(1)
+def requirements(*names: str, extra: str | None = None) -> list[str]:
+    """The requirement strings pyproject.toml gives for ``names`` (and every one of its optional ``extra``): one
+    home for the course's versions.
+
+    >>> requirements("nbgrader", extra="class")[:2]
+    ['nbgrader==0.9.6', 'jupyterhub==6.1.1']
+    """
+    project = tomllib.loads((course_root() / "pyproject.toml").read_text())["project"]
+    by_name = {re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].lower(): r for r in project["dependencies"]}
+    missing = [n for n in names if n.lower() not in by_name]
+    if missing:
+        raise ClassEnvError(f"pyproject.toml lists no {', '.join(missing)}")
+    return [by_name[n.lower()] for n in names] + (project["optional-dependencies"][extra] if extra else [])
 
 
 def python_for_class() -> Path:
@@ -57,8 +64,11 @@ def python_for_class() -> Path:
     return python
 
 
-def build(prefix: Path, *, full: bool = True) -> Path:
-    """Create (or update) the class environment at ``prefix``; returns its ``bin/``. Readable by every account."""
+def build(prefix: Path, *, full: bool = True, hub: bool = False) -> Path:
+    """Create (or update) the class environment at ``prefix``; returns its ``bin/``. Readable by every account.
+
+    ``full``: the whole course stack (the kit's set-up script); else only the exchange's client. ``hub``: also
+    JupyterHub, its idle culler and JupyterLab (pyproject's ``class`` extra)."""
     prefix = Path(prefix)
     blocked = unreadable_parent(prefix.parent)
     if blocked is not None:
@@ -69,11 +79,15 @@ def build(prefix: Path, *, full: bool = True) -> Path:
     if full:
         cmd = ["bash", str(course_root() / ".ci" / "setup.sh")]
         env.update(PYTHON=str(python_for_class()), VENV=str(prefix), LABKIT_INSTALL="copy")
-        done = subprocess.run(cmd, cwd=course_root(), env=env, capture_output=True, text=True)
+        done = subprocess.run(cmd, cwd=course_root(), env=env, capture_output=True, text=True)  # class extra too
     else:
         if not (prefix / "bin" / "python").exists():
             subprocess.run([str(python_for_class()), "-m", "venv", str(prefix)], check=True)
-        done = subprocess.run(pip + [_pin("nbgrader"), "pyyaml"], env=env, capture_output=True, text=True)
+        wanted = requirements("nbgrader", "pyyaml")
+        if hub:
+            wanted = requirements("nbgrader", "pyyaml", "numpy", "jupyterlab", "ipykernel", "ipywidgets", "psutil",
+                                  extra="class")
+        done = subprocess.run(pip + wanted, env=env, capture_output=True, text=True)
         if not done.returncode:
             done = subprocess.run(pip + ["--no-deps", "--force-reinstall", str(course_root())], env=env,
                                   capture_output=True, text=True)

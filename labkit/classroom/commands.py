@@ -148,3 +148,39 @@ def feedback(lab: str, course_path: Path | None) -> None:
         click.echo(f"not released: {line}")
     click.echo(f"released feedback of {lab} to {len(released)} learner(s)")
     sys.exit(0)
+
+
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
+
+
+@click.command()
+@click.option("--port", default=8000, show_default=True, help="Port on 127.0.0.1 (another free one if taken).")
+@_COURSE
+def hub(port: int, course_path: Path | None) -> None:
+    """Serve the class with JupyterHub on this machine: learners log in with their account's password and work
+    in JupyterLab as themselves; instructors also reach the formgrader. Ctrl-C stops it and every server."""
+    import signal
+
+    from labkit.classroom.hub import Hub, HubError
+    from labkit.paths import course_root
+
+    _need_root("labkit hub")
+    course, learners = _load(course_path)
+    try:
+        the_hub = Hub(course, learners, course_root(), port=port, progress=lambda m: m and click.echo(m))
+        click.echo(f"starting JupyterHub for {course.course_id} ({len(learners)} learners)...")
+        the_hub.start()
+    except HubError as exc:
+        raise ClassError(str(exc)) from None
+    click.echo(f"\n    {the_hub.url}\n\nlearners: their account and password; instructors: the formgrader at "
+               f"{the_hub.url}services/formgrader/formgrader\nlog: {the_hub.layout.state / 'jupyterhub.log'}"
+               "\nCtrl-C stops the hub and every learner's server.")
+    try:
+        signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the class as Ctrl-C does
+        the_hub.service.proc.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        the_hub.stop()
+        click.echo("stopped.")
