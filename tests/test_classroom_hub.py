@@ -50,8 +50,12 @@ def get(s: requests.Session, base: str, prefix: str, path: str, **kw) -> request
     return s.get(base + f"{prefix}/{path}", headers={"X-XSRFToken": xsrf} if xsrf else {}, timeout=60, **kw)
 
 
-def leftovers(accounts: list[str]) -> str:
-    return subprocess.run(["pgrep", "-a", "-u", ",".join(accounts)], capture_output=True, text=True).stdout.strip()
+def leftovers(accounts: list[str], class_root=None) -> str:
+    """Processes of these accounts, and any process run from the class root (the hub, its proxy, its services)."""
+    found = subprocess.run(["pgrep", "-a", "-u", ",".join(accounts)], capture_output=True, text=True).stdout
+    if class_root is not None:
+        found += subprocess.run(["pgrep", "-a", "-f", str(class_root)], capture_output=True, text=True).stdout
+    return found.strip()
 
 
 @pytest.fixture(scope="module")
@@ -78,14 +82,18 @@ def hub(klass):
     with Hub(course, read(course.roster), klass.root, port=0, full=False, progress=lambda _: None) as the_hub:
         yield klass, the_hub, teacher
     accounts = [*klass.names.values(), teacher]
-    assert not leftovers(accounts), f"processes left after the hub stopped: {leftovers(accounts)}"
+    assert not leftovers(accounts, klass.class_root), f"left after the hub stopped: {leftovers(accounts)}"
 
 
-def test_ctrl_c_stops_the_hub_and_every_learners_server(klass) -> None:
-    """`labkit hub` as an instructor runs it: the address printed, a learner working, then Ctrl-C."""
+@pytest.mark.parametrize("how", ["ctrl-c", "kill from a background job"])
+def test_ctrl_c_or_kill_stops_the_hub_and_everything_it_started(klass, how: str) -> None:
+    """`labkit hub` as an instructor runs it: the address printed, a learner working, then Ctrl-C; or, started as a
+    shell's background job (SIGINT ignored, inherited by everything it starts), stopped with `kill`."""
     env = {**os.environ, "LABKIT_COURSE_ROOT": str(klass.root)}
+    background = how != "ctrl-c"
     proc = subprocess.Popen([str(classroom_helpers.ROOT / ".venv" / "bin" / "labkit"), "hub", "--port", "0"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if background else None)
     try:
         lines = []
         for line in proc.stdout:
@@ -96,10 +104,10 @@ def test_ctrl_c_stops_the_hub_and_every_learners_server(klass) -> None:
         ada = klass.names["ada"]
         start_server(login(url, ada), url, ada)
         assert leftovers([ada])  # her server runs ...
-        proc.send_signal(signal.SIGINT)
-        rest = proc.communicate(timeout=60)[0]
+        proc.send_signal(signal.SIGTERM if background else signal.SIGINT)
+        rest = proc.communicate(timeout=90)[0]
         assert proc.returncode == 0 and "stopped." in rest
-        assert not leftovers([ada])  # ... and stopped with the hub
+        assert not leftovers([ada], klass.class_root)  # ... and stopped with the hub, its proxy and services
         with pytest.raises(requests.ConnectionError):
             requests.get(url + "hub/health", timeout=5)
     finally:

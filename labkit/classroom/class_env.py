@@ -92,6 +92,7 @@ def build(prefix: Path, *, full: bool = True, hub: bool = False) -> Path:
             done = subprocess.run(pip + ["--no-deps", "--force-reinstall", str(course_root())], env=env,
                                   capture_output=True, text=True)
     if done.returncode:
-        raise ClassEnvError(f"building the class environment failed:\n{(done.stderr or done.stdout)[-3000:]}")
+        lines = [line for line in (done.stderr + done.stdout).splitlines() if not line.startswith("WARNING: Location")]
+        raise ClassEnvError("building the class environment failed:\n" + "\n".join(lines[-30:]))
     os.chmod(prefix, 0o755)
     return prefix / "bin"

@@ -162,6 +162,8 @@ def hub(port: int, course_path: Path | None) -> None:
     in JupyterLab as themselves; instructors also reach the formgrader. Ctrl-C stops it and every server."""
     import signal
 
+    from labkit.classroom.accounts import AccountError
+    from labkit.classroom.class_env import ClassEnvError
     from labkit.classroom.hub import Hub, HubError
     from labkit.paths import course_root
 
@@ -171,13 +173,14 @@ def hub(port: int, course_path: Path | None) -> None:
         the_hub = Hub(course, learners, course_root(), port=port, progress=lambda m: m and click.echo(m))
         click.echo(f"starting JupyterHub for {course.course_id} ({len(learners)} learners)...")
         the_hub.start()
-    except HubError as exc:
+    except (HubError, ClassEnvError, AccountError) as exc:
         raise ClassError(str(exc)) from None
     click.echo(f"\n    {the_hub.url}\n\nlearners: their account and password; instructors: the formgrader at "
                f"{the_hub.url}services/formgrader/formgrader\nlog: {the_hub.layout.state / 'jupyterhub.log'}"
                "\nCtrl-C stops the hub and every learner's server.")
     try:
         signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the class as Ctrl-C does
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started as a background job
         the_hub.service.proc.wait()
     except KeyboardInterrupt:
         pass

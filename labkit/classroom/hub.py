@@ -17,9 +17,11 @@ Assignment List and Validate but no formgrader for learners, the formgrader as a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,7 @@ from labkit.classroom.course_file import Course
 from labkit.classroom.roster import Learner
 
 PROXY_PACKAGE = "configurable-http-proxy@5.3.0"
+STOP_SECONDS = 60  # JupyterHub's own shutdown: each server gets SIGINT, 10 s, SIGTERM, 5 s, SIGKILL
 FORMGRADER = "formgrader"  # the service's name: https://<hub>/services/formgrader/formgrader
 LEARNER_EXTENSIONS_OFF = {  # nbgrader's instructor tools, which it enables for every user
     "server": ["nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list"],
@@ -108,11 +111,15 @@ def learner_args() -> list[str]:
 
 def learner_lab_config(venv: Path) -> None:
     """Hide nbgrader's instructor menus from JupyterLab in the class environment (the formgrader service does not
-    use JupyterLab, so it is not affected)."""
+    use JupyterLab, so it is not affected), and JupyterLab's question about fetching news from the internet."""
     folder = venv / "etc" / "jupyter" / "labconfig"
     folder.mkdir(parents=True, exist_ok=True)
     page = {"disabledExtensions": {name: True for name in LEARNER_EXTENSIONS_OFF["lab"]}}
     (folder / "page_config.json").write_text(json.dumps(page, indent=1))
+    settings = venv / "share" / "jupyter" / "lab" / "settings"
+    settings.mkdir(parents=True, exist_ok=True)
+    overrides = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}
+    (settings / "overrides.json").write_text(json.dumps(overrides, indent=1))
 
 
 NO_AUTOGRADE_KERNEL = "use-labkit-grade"
@@ -262,11 +269,27 @@ class Hub:
         return f"http://127.0.0.1:{self.ports.public}/"
 
     def start(self, timeout: float = 120) -> Hub:
+        # a hub started from a shell's background job inherits an ignored SIGINT, and so would its servers and
+        # services: JupyterHub stops those with SIGINT first and would wait out every timeout
+        with contextlib.suppress(ValueError):  # (only the main thread may set handlers)
+            if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
         self.service.start(timeout=timeout)
         return self
 
     def stop(self) -> None:
-        self.service.stop(timeout=30)
+        """Stop the hub (it stops its proxy, services and learners' servers); then kill whatever it started that is
+        still there, should the hub have died or been killed before it finished."""
+        import psutil
+
+        family: list[psutil.Process] = []
+        if self.service.proc is not None:
+            with contextlib.suppress(psutil.Error):
+                family = psutil.Process(self.service.proc.pid).children(recursive=True)
+        self.service.stop(timeout=STOP_SECONDS)
+        for process in family:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
 
     def __enter__(self) -> Hub:
         return self.start()
