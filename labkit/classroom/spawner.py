@@ -16,8 +16,9 @@ from jupyterhub.spawner import LocalProcessSpawner
 
 from labkit.grading.sandbox.cgroup import Cgroup
 from labkit.grading.sandbox.isolation import _cgroup_version
-from labkit.grading.sandbox.limits import CGROUP_PREFIX, CGROUP_ROOT, Limits
+from labkit.grading.sandbox.limits import CGROUP_ROOT, Limits
 
+CLASS_CGROUPS = "labkit-class"  # not grading's folder: its reaper would take learners' servers for dead runs
 MAX_TASKS = 4096  # processes and threads of one learner's server (Spark and TensorFlow start many threads)
 _CFS_PERIOD_US = 100_000
 
@@ -26,12 +27,12 @@ def _cpu_quota(name: str, cpus: float, pid: int) -> Path:
     """Hold the cgroup ``name`` (and ``pid`` in it) to ``cpus`` cores: v2's ``cpu.max`` or v1's CFS quota."""
     quota = int(cpus * _CFS_PERIOD_US)
     if _cgroup_version() == 2:
-        folder = CGROUP_ROOT / CGROUP_PREFIX / name
+        folder = CGROUP_ROOT / CLASS_CGROUPS / name
         with contextlib.suppress(OSError):
             (folder.parent / "cgroup.subtree_control").write_text("+cpu")
         (folder / "cpu.max").write_text(f"{quota} {_CFS_PERIOD_US}")
         return folder
-    folder = CGROUP_ROOT / "cpu" / CGROUP_PREFIX / name
+    folder = CGROUP_ROOT / "cpu" / CLASS_CGROUPS / name
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "cpu.cfs_period_us").write_text(str(_CFS_PERIOD_US))
     (folder / "cpu.cfs_quota_us").write_text(str(quota))
@@ -55,7 +56,8 @@ class ClassSpawner(LocalProcessSpawner):
 
     def _limit(self, pid: int) -> None:
         memory = int(self.mem_limit or 4 * 2**30)
-        group = Cgroup(self._cgroup_name(), Limits(memory_mb=max(64, memory // 2**20), max_tasks=MAX_TASKS))
+        group = Cgroup(self._cgroup_name(), Limits(memory_mb=max(64, memory // 2**20), max_tasks=MAX_TASKS),
+                       prefix=CLASS_CGROUPS)
         for procs in group.procs_files:
             Path(procs).write_text(str(pid))
         self._cgroup = group
@@ -76,6 +78,6 @@ class ClassSpawner(LocalProcessSpawner):
         if group is not None:
             group.kill()
         cpu, self._cpu = self._cpu, None
-        if cpu is not None and cpu.parent != CGROUP_ROOT / CGROUP_PREFIX:  # v1's own cpu folder (v2 shares one)
+        if cpu is not None and cpu.parent != CGROUP_ROOT / CLASS_CGROUPS:  # v1's own cpu folder (v2 shares one)
             with contextlib.suppress(OSError):
                 cpu.rmdir()

@@ -16,16 +16,17 @@ from labkit.grading.sandbox.limits import CGROUP_PREFIX, CGROUP_ROOT, Limits
 class Cgroup:
     """A memory + pids cgroup (v1 or v2) for one submission; ``kill()`` ends every task in it."""
 
-    def __init__(self, name: str, limits: Limits) -> None:
+    def __init__(self, name: str, limits: Limits, prefix: str = CGROUP_PREFIX) -> None:
+        """``prefix``: the folder the group goes in (grading's own, which its reaper sweeps, by default)."""
         self.version = _cgroup_version()
         if self.version == 2:
-            self.dirs = [CGROUP_ROOT / CGROUP_PREFIX / name]
-            parent = CGROUP_ROOT / CGROUP_PREFIX
+            self.dirs = [CGROUP_ROOT / prefix / name]
+            parent = CGROUP_ROOT / prefix
             parent.mkdir(exist_ok=True)
             with contextlib.suppress(OSError):
                 (parent / "cgroup.subtree_control").write_text("+memory +pids")
         else:
-            self.dirs = [CGROUP_ROOT / c / CGROUP_PREFIX / name for c in ("memory", "pids")]
+            self.dirs = [CGROUP_ROOT / c / prefix / name for c in ("memory", "pids")]
         for d in self.dirs:
             d.mkdir(parents=True, exist_ok=True)
         if self.version == 2:
