@@ -14,7 +14,7 @@ STAMP       := $(VENV)/.setup-$(DEPS_KEY)
 
 export PYTHON VENV TF_VERSION HVD_VERSION
 
-.PHONY: setup test test-browser course lab formgrader hub bench bench-hpo bench-nn bench-dl bench-mistakes bench-seq bench-dist bench-serving bench-classroom bench-grading lint release doctor clean help
+.PHONY: setup test test-browser course lab formgrader hub bench bench-hpo bench-nn bench-dl bench-mistakes bench-seq bench-dist bench-serving bench-classroom bench-sizing bench-grading lint release doctor clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -25,7 +25,7 @@ help:
 	@echo "make formgrader   start the instructor's view: nbgrader's formgrader on the course"
 	@echo "make hub     as root: serve the class in grading/course.yml with JupyterHub (README: Running a class)"
 	@echo "make bench    run the benchmarks, write benchmarks/results.md"
-	@echo "make bench-hpo / bench-nn / bench-dl / bench-mistakes / bench-seq / bench-dist / bench-serving / bench-classroom / bench-grading   refresh only those sections"
+	@echo "make bench-hpo / bench-nn / bench-dl / bench-mistakes / bench-seq / bench-dist / bench-serving / bench-classroom / bench-sizing / bench-grading   refresh only those sections"
 	@echo "make setup    create .venv and install everything (Horovod's build included)"
 	@echo "make lint     ruff"
 
@@ -81,6 +81,9 @@ bench-serving: setup  ## refresh only lab 10's serving section of benchmarks/res
 
 bench-classroom: setup  ## refresh only the class-of-200 section of benchmarks/results.md (as root; a few minutes)
 	cd benchmarks && ../$(PY) classroom.py
+
+bench-sizing: setup  ## refresh only the memory-per-learner section of benchmarks/results.md (as root; about 40 minutes)
+	cd benchmarks && ../$(PY) sizing.py
 
 bench-grading: setup  ## refresh only the grading sections: stock nbgrader vs labkit grade (about 35 minutes)
 	cd benchmarks && ../$(PY) grading.py

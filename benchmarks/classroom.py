@@ -70,8 +70,6 @@ def classroom_section() -> list[str]:
 
 
 if __name__ == "__main__":
-    from sections import refresh
+    from sections import refresh_and_say
 
-    here = Path(__file__).parent
-    refresh(here / "results.md", HEADING, classroom_section())
-    print(f"wrote {here / 'results.md'}")
+    refresh_and_say(__file__, HEADING, classroom_section())

@@ -18,3 +18,10 @@ def refresh(results: Path, heading_prefix: str, lines: list[str]) -> None:
             end += 1
         new = old[:start] + lines + old[end:]
     results.write_text("\n".join(new).rstrip("\n") + "\n")
+
+
+def refresh_and_say(script: str, heading: str, lines: list[str]) -> None:
+    """What a benchmark script run alone does: refresh its section of the ``results.md`` beside ``script``."""
+    results = Path(script).parent / "results.md"
+    refresh(results, heading, lines)
+    print(f"wrote {results}")

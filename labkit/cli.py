@@ -35,13 +35,14 @@ class _Group(click.Group):
     """Turns the kit's own errors into a one-line message and an exit code instead of a traceback."""
 
     def invoke(self, ctx: click.Context):
+        from labkit.classroom import errors as class_errors
         from labkit.datasets import DatasetError
         from labkit.grading.nbgrader import GradingError, UnknownLab
         from labkit.spark_connect import SparkConnectError
 
         try:
             return super().invoke(ctx)
-        except (GradingError, DatasetError, SparkConnectError) as exc:
+        except (GradingError, DatasetError, SparkConnectError, *class_errors()) as exc:
             click.secho(f"error: {exc}", fg="red", err=True)
             sys.exit(EXIT_USAGE if isinstance(exc, UnknownLab) else EXIT_ERROR)
 

@@ -63,8 +63,10 @@ def test_choice_is_deterministic_and_follows_the_rule(deadline: Deadline, policy
     rnd.shuffle(shuffled)
     first, again = choose(attempts, deadline, policy), choose(shuffled, deadline, policy)
     assert first.chosen == again.chosen  # re-collecting gives the same answer whatever the listing order
-    on_time = [a for a in attempts if a.received <= deadline.due + policy.grace]
     accepted = [a for a in attempts if a.received <= deadline.hard]
+    on_time = [a for a in accepted if a.received <= deadline.due + policy.grace]
+    if first.chosen is not None:  # whatever the grace period, nothing after the hard deadline counts
+        assert first.chosen.received <= deadline.hard
     if on_time:  # the latest on-time hand-in counts, and it is not late
         assert first.chosen == max(on_time) and not first.late
     elif accepted:
@@ -72,6 +74,13 @@ def test_choice_is_deterministic_and_follows_the_rule(deadline: Deadline, policy
     else:
         assert first.chosen is None
     assert len(first.ignored) == len(attempts) - (first.chosen is not None)
+
+
+def test_grace_does_not_reopen_a_closed_lab() -> None:
+    due = datetime(2026, 12, 7, 23, 59, tzinfo=UTC)
+    after = Attempt(due + timedelta(minutes=3), "after the hard deadline, inside the grace period")
+    picked = choose([after], Deadline(due, due), LatePolicy(grace=timedelta(minutes=5)))
+    assert picked.chosen is None and "after the hard deadline" in picked.ignored[0][1]
 
 
 def test_the_same_instant_in_two_zones_is_the_same_deadline() -> None:
@@ -110,12 +119,17 @@ labs:
 @pytest.mark.parametrize(("change", "message"), [
     (("course_id: demo", "course_id: Demo Course"), "course_id 'Demo Course' is not a valid name"),
     (("hard_deadline: 2026-12-14", "hard_deadline: 2026-12-01"), "before the due date"),
-    (("due: 2026-12-07 23:59", "due: next monday"), "is not a date and time"),
+    (("due: 2026-12-07 23:59", "due: next monday 23:59"), "is not a date and time"),
     (("roster: roster.csv", "rooster: roster.csv"), "unknown keys \\['rooster'\\]"),
     (("instructors: [teacher]", "instructors: []"), "at least one account"),
     (("course_id: demo", "course_id: demo\ntimezone: Mars/Olympus"), "unknown time zone 'Mars/Olympus'"),
     (("course_id: demo", "course_id: demo\nresources: {memory: lots}"), "resources.memory 'lots' is not a size"),
     (("course_id: demo", "course_id: demo\nlate_policy: {percent_per_day: 120}"), "percent_per_day must be"),
+    (("course_id: demo", "course_id: demo\nresources: 4G"), "'resources' must be a mapping"),
+    (("course_id: demo", "course_id: demo\nresources: {mem: 8G}"), "resources has unknown keys \\['mem'\\]"),
+    (("course_id: demo", "course_id: demo\nresources: {memory: 10M}"), "less than 64M"),
+    (("course_id: demo", "course_id: demo\nlate_policy: 10"), "'late_policy' must be a mapping"),
+    (("due: 2026-12-07 23:59", "due: 2026-12-07"), "has no time of day"),
 ])
 def test_course_file_errors_name_the_key_and_the_fix(change: tuple[str, str], message: str) -> None:
     parse(GOOD, Path("/srv"))

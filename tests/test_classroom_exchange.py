@@ -118,12 +118,17 @@ def test_collect_believes_folders_and_kernel_times_not_learners(klass: Class) ->
            "echo '2020-01-01 00:00:00.000000 UTC' > timestamp.txt")
     _forge(klass, "eve", f"{klass.names['eve']}+{LAB}+x+link", f"ln -s {ada_home_nb} {NB}")
     _forge(klass, "eve", f"{klass.names['eve']}+{LAB}+x+fifo", f"mkfifo {NB}")
+    forged_line = f"\n{klass.names['ada']}                 LATE (a forged line)\x1b]0;title\x07"
+    _forge(klass, "eve", f"{klass.names['eve']}+{LAB}+x+name{forged_line}", f"echo '{{}}' > {NB}")
     _forge(klass, "eve", "fill", "truncate -s 300M big.bin")
+    _forge(klass, "eve", "deep", "for i in $(seq 1500); do mkdir d && cd d; done")  # deeper than any recursion
     out = klass.labkit("collect", LAB).stdout
     eve = klass.names["eve"]
     eve_lines = out.split(eve, 1)[1]
     assert "claims to be" in eve_lines and "symbolic link" in eve_lines and "not a regular file" in eve_lines
     assert "someone filled it" in eve_lines
+    assert "\x1b" not in out and not any(line.startswith(klass.names["ada"]) and "forged" in line
+                                         for line in out.splitlines())  # names are printed escaped
     collected = klass.root / "grading" / "collected" / LAB
     assert json.loads((collected / klass.names["ada"] / NB).read_text()) == \
         json.loads((DEMO / "perfect.ipynb").read_text())
@@ -132,7 +137,7 @@ def test_collect_believes_folders_and_kernel_times_not_learners(klass: Class) ->
     # the client refuses to add to a full inbound, with the reason
     done = klass.as_learner("eve", f"nbgrader submit {LAB}")
     assert done.returncode != 0 and "would take more than" in done.stdout + done.stderr
-    subprocess.run(["rm", "-rf", str(klass.inbound("eve") / "fill")], check=True)
+    subprocess.run(["rm", "-rf", str(klass.inbound("eve") / "fill"), str(klass.inbound("eve") / "deep")], check=True)
 
 
 def test_late_resubmission_and_round_trip_to_feedback(klass: Class) -> None:
@@ -151,7 +156,10 @@ def test_late_resubmission_and_round_trip_to_feedback(klass: Class) -> None:
     out = klass.labkit("collect", LAB).stdout
     assert "late, and an on-time hand-in counts" in out
     grade = klass.labkit("grade", LAB, "-j", "2")
-    assert "problem" not in grade.stdout, grade.stdout
+    honest = [line for line in grade.stdout.splitlines() if any(line.startswith(klass.names[k]) for k in
+                                                                  ("ada", "grace", "alan", "lin"))]
+    assert len(honest) == 4 and not any("problem" in line for line in honest), grade.stdout  # (eve's forgeries:
+    # whatever they hold, graded as hers)
     klass.labkit("feedback", LAB)
     with Gradebook(f"sqlite:///{klass.root}/grading/gradebook.db") as gb:
         rows = {s.student.id: s for s in gb.find_assignment(LAB).submissions}

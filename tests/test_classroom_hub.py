@@ -164,3 +164,5 @@ def test_instructors_reach_the_formgrader_service(hub) -> None:
     assert page.status_code == 200 and "nbgrader" in page.text.lower()
     api = get(s, the_hub.url, "services/formgrader", "formgrader/api/assignments")
     assert api.status_code == 200 and LAB in api.text
+    assert get(s, the_hub.url, "services/formgrader", "api/kernelspecs").json()["kernelspecs"] == {}  # runs no code
+    assert get(s, the_hub.url, "services/formgrader", "lab").status_code >= 400  # and serves no JupyterLab

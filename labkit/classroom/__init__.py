@@ -17,3 +17,18 @@ One module per concept:
   LMS's submissions zip in (:mod:`~labkit.classroom.lms_import`);
 * :mod:`labkit.classroom.commands` — the command-line side of all this.
 """
+
+
+def errors() -> tuple[type[Exception], ...]:
+    """Every error the class's modules raise for a person to read (the command line prints them in one line)."""
+    from labkit.classroom.accounts import AccountError
+    from labkit.classroom.class_env import ClassEnvError
+    from labkit.classroom.course_file import CourseFileError
+    from labkit.classroom.deadlines import DeadlineError
+    from labkit.classroom.exchange import ExchangeError
+    from labkit.classroom.hub import HubError
+    from labkit.classroom.roster import RosterError
+    from labkit.serving.process import ServiceError
+
+    return (AccountError, ClassEnvError, CourseFileError, DeadlineError, ExchangeError, HubError, RosterError,
+            ServiceError)

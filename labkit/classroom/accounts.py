@@ -62,7 +62,10 @@ class Account:
 
 
 def lookup(name: str) -> Account:
-    entry = pwd.getpwnam(name)
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        raise AccountError(f"{name} has no account on this machine: run `sudo labkit roster import`") from None
     return Account(entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir)
 
 

@@ -18,8 +18,11 @@ which ``labkit grade`` records in nbgrader's gradebook (``timestamp``, ``late_su
 
 from __future__ import annotations
 
+import errno
+import itertools
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -29,12 +32,13 @@ from pathlib import Path
 
 from labkit.classroom.course_file import Course
 from labkit.classroom.deadlines import Attempt, choose
-from labkit.classroom.exchange import INBOUND_QUOTA, inbound, prepare_inbound
+from labkit.classroom.exchange import INBOUND_QUOTA, inbound, prepare_inbound, usage
 from labkit.classroom.roster import Learner
 from labkit.grading.intake import COLLECTED_FILE, MAX_BYTES
 
 _MAX_ENTRIES = 2000  # entries of one inbound looked at: a learner cannot make collect walk forever
 _SECRET_BYTES = 512
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 
 
 @dataclass
@@ -77,7 +81,8 @@ def _read_regular(name: str, dir_fd: int, limit: int) -> tuple[bytes | None, os.
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
     except OSError as exc:
-        return None, None, f"{name} cannot be opened ({'a symbolic link' if exc.errno == 40 else exc.strerror})"
+        why = "a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
+        return None, None, f"{name} cannot be opened ({why})"
     with os.fdopen(fd, "rb") as fh:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
@@ -86,18 +91,33 @@ def _read_regular(name: str, dir_fd: int, limit: int) -> tuple[bytes | None, os.
             return None, st, f"{name} is a hard link to another file"
         if st.st_size > limit:
             return None, st, f"{name} is {st.st_size / 2**20:.1f} MiB: the limit is {limit / 2**20:.0f} MiB"
-        return fh.read(limit + 1)[:limit], st, ""
+        data = fh.read(limit + 1)[:limit]
+        after = os.fstat(fd)  # a change while it was read makes it as late as that change
+        return data, after if after.st_ctime_ns > st.st_ctime_ns else st, ""
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped: a learner's folder name cannot forge lines or drive the
+    instructor's terminal.
+
+    >>> printable("ada\\n\\x1b]0;title\\x07")
+    'ada\\\\x0a\\\\x1b]0;title\\\\x07'
+    """
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _hand_in(key: str, parent_fd: int, notebook_name: str) -> HandIn | None:
     try:
-        fd = os.open(key, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
+        fd = os.open(key, _DIR_FLAGS, dir_fd=parent_fd)
     except OSError:
         return None  # not a folder (or a link to one): not a submission
     try:
         st = os.fstat(fd)
-        found = HandIn(key=key, received=_ctime(st))
-        names = sorted(os.listdir(fd))[:_MAX_ENTRIES]
+        found = HandIn(key=printable(key), received=_ctime(st))
+        names = _names(fd)
         notebooks = [n for n in names if n.endswith(".ipynb") and not n.startswith(".")]
         chosen = notebook_name if notebook_name in notebooks else (notebooks[0] if len(notebooks) == 1 else None)
         if chosen is None:
@@ -118,19 +138,10 @@ def _hand_in(key: str, parent_fd: int, notebook_name: str) -> HandIn | None:
         os.close(fd)
 
 
-def _usage(fd: int) -> tuple[int, int]:
-    """Bytes and entries under a learner's inbound (without following links; at most ``_MAX_ENTRIES``)."""
-    total = count = 0
-    for _root, dirs, files, root_fd in os.fwalk(dir_fd=fd, follow_symlinks=False):
-        for name in dirs + files:
-            count += 1
-            try:
-                total += os.stat(name, dir_fd=root_fd, follow_symlinks=False).st_size
-            except OSError:
-                pass
-            if count >= _MAX_ENTRIES:
-                return total, count
-    return total, count
+def _names(fd: int) -> list[str]:
+    """The first :data:`_MAX_ENTRIES` names in a folder, sorted (a folder of a million entries is not read whole)."""
+    with os.scandir(fd) as entries:
+        return sorted(entry.name for entry in itertools.islice(entries, _MAX_ENTRIES))
 
 
 def scan(course: Course, learner: str, lab: str, notebook_name: str) -> tuple[list[HandIn], list[str]]:
@@ -138,29 +149,30 @@ def scan(course: Course, learner: str, lab: str, notebook_name: str) -> tuple[li
     path = inbound(course, learner)
     flags: list[str] = []
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        fd = os.open(path, _DIR_FLAGS)
     except OSError:
         return [], [f"no inbound folder ({path}): run `labkit roster import` again"]
     try:
         if os.fstat(fd).st_mode & 0o077:
             flags.append(f"the inbound had been opened to others (mode {oct(os.fstat(fd).st_mode & 0o777)}); "
                          "closed again")
-        used, entries = _usage(fd)
+        used, entries = usage(fd, _MAX_ENTRIES)
         if used > INBOUND_QUOTA or entries >= _MAX_ENTRIES:
             more = "+" if entries >= _MAX_ENTRIES else ""
             flags.append(f"the inbound holds {used / 2**20:.0f} MiB in {entries}{more} entries "
                          f"(quota {INBOUND_QUOTA / 2**20:.0f} MiB): someone filled it")
         found = []
-        for key in sorted(os.listdir(fd))[:_MAX_ENTRIES]:
+        for key in _names(fd):
             parts = key.split("+")
             if len(parts) < 3 or parts[1] != lab:
                 continue
             hand_in = _hand_in(key, fd, notebook_name)
             if hand_in is None:
-                flags.append(f"{key} is not a folder (a link?): ignored")
+                flags.append(f"{printable(key)} is not a folder (a link?): ignored")
                 continue
             if parts[0] != learner:
-                flags.append(f"{key} claims to be {parts[0]}'s: counted as {learner}'s, whose inbound it is in")
+                flags.append(f"{hand_in.key} claims to be {printable(parts[0])}'s: counted as {learner}'s, whose "
+                             "inbound it is in")
             found.append(hand_in)
         return found, flags
     finally:
@@ -203,4 +215,12 @@ def collect(course: Course, lab: str, learners: list[Learner], notebook_name: st
     """Collect ``lab`` for every learner of the roster into ``dest`` (``grading/collected/<lab>``)."""
     dest.mkdir(parents=True, exist_ok=True)
     os.chmod(dest, 0o700)
-    return [collect_learner(course, learner, lab, notebook_name, dest) for learner in learners]
+    course.deadline(lab)  # a lab the course file has no dates for: refused before anything is touched
+    outcomes = []
+    for learner in learners:
+        try:
+            outcomes.append(collect_learner(course, learner, lab, notebook_name, dest))
+        except Exception as exc:  # one learner's inbound must never stop the class's collect
+            outcomes.append(Collected(learner.id, flags=[f"collect could not read this inbound ({exc!r}): nothing "
+                                                         "collected for this learner; look at it by hand"]))
+    return outcomes

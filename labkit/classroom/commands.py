@@ -6,12 +6,16 @@ summary; the exchange's commands need root, and say so.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from labkit.paths import grading_dir
+
+if TYPE_CHECKING:
+    from labkit.classroom.course_file import Course
+    from labkit.classroom.roster import Learner
 
 _COURSE = click.option("--course", "course_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
                        help="The course file [default: grading/course.yml].")
@@ -23,16 +27,13 @@ class ClassError(click.ClickException):
     exit_code = 4
 
 
-def _load(course_path: Path | None):
-    from labkit.classroom.accounts import AccountError
-    from labkit.classroom.course_file import CourseFileError, load
-    from labkit.classroom.roster import RosterError, read
+def _load(course_path: Path | None) -> tuple[Course, list[Learner]]:
+    """The course file and its roster (their errors reach the user as one line: see labkit.cli)."""
+    from labkit.classroom.course_file import load
+    from labkit.classroom.roster import read
 
-    try:
-        course = load(course_path)
-        return course, read(course.roster)
-    except (CourseFileError, RosterError, AccountError) as exc:
-        raise ClassError(str(exc)) from None
+    course = load(course_path)
+    return course, read(course.roster)
 
 
 def _need_root(what: str) -> None:
@@ -69,16 +70,12 @@ def roster_import(csv_path: Path | None, course_path: Path | None) -> None:
     """Import the roster CSV (id,name,email[,extension][,lms_id]; default: the course file's): create or re-enable
     each learner's account and inbound, add them to nbgrader's students, disable learners no longer listed.
     Idempotent; nobody's grades or files are ever deleted."""
-    from labkit.classroom.accounts import AccountError
-    from labkit.classroom.roster import RosterError, import_roster, read
+    from labkit.classroom.roster import import_roster, read
     from labkit.grading.nbgrader import api
 
     course, learners = _load(course_path)
-    try:
-        learners = read(csv_path) if csv_path else learners
-        report = import_roster(course, learners, api().coursedir.db_url)
-    except (RosterError, AccountError) as exc:
-        raise ClassError(str(exc)) from None
+    learners = read(csv_path) if csv_path else learners
+    report = import_roster(course, learners, api().coursedir.db_url)
     click.echo(report.summary())
     for name in report.disabled:
         click.echo(f"disabled {name}: no longer on the roster (grades and files kept)")
@@ -90,17 +87,13 @@ def roster_import(csv_path: Path | None, course_path: Path | None) -> None:
 def release_to_class(lab: str, course_path: Path | None) -> None:
     """Publish the released LAB (labs/LAB) to the class: learners fetch it from their Assignment List."""
     from labkit.classroom import exchange
-    from labkit.classroom.course_file import CourseFileError
     from labkit.paths import labs_dir
 
     course, learners, lab = _lab_as_root("release-to-class", lab, course_path)
-    try:
-        exchange.prepare(course)
-        for learner in learners:
-            exchange.prepare_inbound(course, learner.id, learner.extension.total_seconds())
-        path = exchange.release_to_class(course, lab, labs_dir() / lab)
-    except CourseFileError as exc:
-        raise ClassError(str(exc)) from None
+    exchange.prepare(course)
+    for learner in learners:
+        exchange.prepare_inbound(course, learner.id, learner.extension.total_seconds())
+    path = exchange.release_to_class(course, lab, labs_dir() / lab)
     d = course.deadline(lab)
     click.echo(f"released {lab} to {len(learners)} learner(s): {path}\ndue {d.due.isoformat(' ', 'minutes')}, "
                f"hard deadline {d.hard.isoformat(' ', 'minutes')}")
@@ -147,7 +140,6 @@ def feedback(lab: str, course_path: Path | None) -> None:
     for line in skipped:
         click.echo(f"not released: {line}")
     click.echo(f"released feedback of {lab} to {len(released)} learner(s)")
-    sys.exit(0)
 
 
 def _interrupt(*_) -> None:
@@ -162,28 +154,29 @@ def hub(port: int, course_path: Path | None) -> None:
     in JupyterLab as themselves; instructors also reach the formgrader. Ctrl-C stops it and every server."""
     import signal
 
-    from labkit.classroom.accounts import AccountError
-    from labkit.classroom.class_env import ClassEnvError
-    from labkit.classroom.hub import Hub, HubError
+    from labkit.classroom.hub import Hub
     from labkit.paths import course_root
 
     _need_root("labkit hub")
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the class as Ctrl-C does, set-up included
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started as a background job
     course, learners = _load(course_path)
+    the_hub = Hub(course, learners, course_root(), port=port, progress=lambda m: m and click.echo(m))
+    click.echo(f"starting JupyterHub for {course.course_id} ({len(learners)} learners)...")
     try:
-        the_hub = Hub(course, learners, course_root(), port=port, progress=lambda m: m and click.echo(m))
-        click.echo(f"starting JupyterHub for {course.course_id} ({len(learners)} learners)...")
         the_hub.start()
-    except (HubError, ClassEnvError, AccountError) as exc:
-        raise ClassError(str(exc)) from None
+    except KeyboardInterrupt:
+        the_hub.stop()
+        raise
     click.echo(f"\n    {the_hub.url}\n\nlearners: their account and password; instructors: the formgrader at "
                f"{the_hub.url}services/formgrader/formgrader\nlog: {the_hub.layout.state / 'jupyterhub.log'}"
                "\nCtrl-C stops the hub and every learner's server.")
     try:
-        signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the class as Ctrl-C does
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started as a background job
         the_hub.service.proc.wait()
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         the_hub.stop()
         click.echo("stopped.")

@@ -49,7 +49,7 @@ class Resources:
 
     @property
     def memory(self) -> str:
-        """The memory limit as JupyterHub writes it (``4G``)."""
+        """The memory limit as JupyterHub writes it, in MiB (``4096M``)."""
         return f"{self.memory_bytes // 2**20}M"
 
 
@@ -92,7 +92,10 @@ def parse_memory(text: Any) -> int:
     m = _MEMORY.match(str(text))
     if not m:
         raise CourseFileError(f"resources.memory {text!r} is not a size: write it as 4G or 512M")
-    return int(float(m.group(1)) * 1024 ** " KMGT".index(m.group(2).upper() or " "))
+    size = int(float(m.group(1)) * 1024 ** " KMGT".index(m.group(2).upper() or " "))
+    if size < 64 * 2**20:
+        raise CourseFileError(f"resources.memory {text!r} is less than 64M: no lab's server starts in that")
+    return size
 
 
 _KEYS = {"course_id", "timezone", "instructors", "roster", "class_root", "labs", "late_policy", "resources",
@@ -111,6 +114,13 @@ def _account(name: Any, what: str) -> str:
         raise CourseFileError(f"{what} {name!r} is not a valid name: use lower-case letters, digits, '-' or '_', "
                               "starting with a letter, at most 32 characters")
     return name
+
+
+def _mapping(raw: dict, key: str, example: str) -> dict:
+    value = raw.get(key) or {}
+    if not isinstance(value, dict):
+        raise CourseFileError(f"'{key}' must be a mapping such as {key}: {example}, got {value!r}")
+    return value
 
 
 def _late_policy(raw: dict) -> LatePolicy:
@@ -137,6 +147,10 @@ def _labs(raw: Any, zone: str) -> dict[str, Deadline]:
     for lab, dates in raw.items():
         if not isinstance(dates, dict) or set(dates) - {"due", "hard_deadline"}:
             raise CourseFileError(f"labs.{lab} must have 'due' and optionally 'hard_deadline', got {dates!r}")
+        for key in ("due", "hard_deadline"):
+            if key in dates and not isinstance(dates[key], datetime) and ":" not in str(dates[key]):
+                raise CourseFileError(f"labs.{lab}.{key} {dates[key]!r} has no time of day: write it as "
+                                      f"{dates[key]} 23:59")
         due = parse_moment(_require(dates, "due", f"labs.{lab}"), zone)
         hard = parse_moment(dates.get("hard_deadline", due), zone)
         labs[str(lab)] = Deadline(due=due, hard=hard)
@@ -163,7 +177,10 @@ def parse(text: str, base: Path) -> Course:
     instructors = raw.get("instructors") or []
     if not isinstance(instructors, list) or not instructors:
         raise CourseFileError("'instructors' must list at least one account name, e.g. instructors: [teacher]")
-    resources = raw.get("resources") or {}
+    resources = _mapping(raw, "resources", "{memory: 4G, cpus: 2}")
+    if set(resources) - {"memory", "cpus"}:
+        raise CourseFileError(f"resources has unknown keys {sorted(set(resources) - {'memory', 'cpus'})}: use memory "
+                              "and cpus")
     try:
         res = Resources(memory_bytes=parse_memory(resources.get("memory", "4G")),
                         cpus=check_number("resources.cpus", resources.get("cpus", 2.0), low=0.1))
@@ -174,7 +191,8 @@ def parse(text: str, base: Path) -> Course:
                   instructors=tuple(_account(i, "instructor") for i in instructors),
                   roster=(base / str(_require(raw, "roster", "the course file"))).resolve(),
                   class_root=(base / str(raw.get("class_root", DEFAULT_CLASS_ROOT))).resolve(),
-                  labs=labs, late_policy=_late_policy(raw.get("late_policy") or {}), resources=res, idle_cull=cull)
+                  labs=labs, late_policy=_late_policy(_mapping(raw, "late_policy", "{percent_per_day: 10}")),
+                  resources=res, idle_cull=cull)
 
 
 def load(path: Path | None = None) -> Course:

@@ -178,8 +178,8 @@ def choose(attempts: Iterable[Attempt], deadline: Deadline, policy: LatePolicy) 
     'a'
     """
     ordered: Sequence[Attempt] = sorted(attempts)
-    on_time = [a for a in ordered if a.received <= deadline.due + policy.grace]
     accepted = [a for a in ordered if deadline.accepts(a.received)]
+    on_time = [a for a in accepted if a.received <= deadline.due + policy.grace]  # grace never passes the hard one
     chosen = on_time[-1] if on_time else (accepted[-1] if accepted else None)
     ignored = []
     for a in ordered:

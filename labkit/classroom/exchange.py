@@ -18,9 +18,12 @@ only regular files, without following links.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,8 +37,48 @@ if TYPE_CHECKING:  # the learner's client imports this module: it must not need 
     from labkit.classroom.course_file import Course
     from labkit.classroom.deadlines import Deadline
 
+class ExchangeError(RuntimeError):
+    """The exchange cannot do what was asked; the message says what to run first."""
+
+
 DEADLINES_FILE = "deadlines.json"
 INBOUND_QUOTA = 200 * 2**20  # bytes one learner's inbound may hold: the client refuses more, collect flags it
+
+
+_MAX_OPEN = 64  # folders open at once while measuring one
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+
+
+def usage(folder: int | str | Path, max_entries: int) -> tuple[int, int]:
+    """Bytes and entries under ``folder`` (a path or an open folder descriptor), without following links and
+    without recursion: at most ``max_entries`` entries and :data:`_MAX_OPEN` folders open at once, however deep or
+    wide the tree a learner made.
+
+    >>> import tempfile
+    >>> usage(tempfile.mkdtemp(), 100)
+    (0, 0)
+    """
+    total = count = 0
+    start = os.dup(folder) if isinstance(folder, int) else os.open(folder, _DIR_FLAGS)
+    stack = [start]
+    try:
+        while stack and count < max_entries:
+            current = stack.pop()
+            try:
+                with os.scandir(current) as entries:
+                    for entry in itertools.islice(entries, max_entries - count):
+                        count += 1
+                        with contextlib.suppress(OSError):
+                            st = entry.stat(follow_symlinks=False)
+                            total += st.st_size
+                            if stat.S_ISDIR(st.st_mode) and len(stack) < _MAX_OPEN:
+                                stack.append(os.open(entry.name, _DIR_FLAGS, dir_fd=current))
+            finally:
+                os.close(current)
+    finally:
+        for pending in stack:
+            os.close(pending)
+    return total, count
 
 
 def course_dir(course: Course) -> Path:
@@ -117,30 +160,38 @@ def release_to_class(course: Course, lab: str, released: Path) -> Path:
     """Publish the released lab folder ``released`` (``labs/<lab>``) to the exchange's outbound, with the
     deadline header on top of its notebook. Replaces an earlier release of the lab atomically."""
     deadline = course.deadline(lab)
+    if not any(Path(released).glob("*.ipynb")):
+        raise ExchangeError(f"{released} holds no released notebook: run `labkit release {lab}` first")
     outbound = course_dir(course) / "outbound"
     staging = Path(tempfile.mkdtemp(dir=outbound, prefix=f".{lab}-"))
-    target = staging / lab
-    shutil.copytree(released, target, ignore=shutil.ignore_patterns(".*", "__pycache__"))
-    for path in target.glob("*.ipynb"):
-        nb = nbformat.read(path, as_version=4)
-        nb.cells = [c for c in nb.cells if not c.metadata.get("labkit", {}).get("class_header")]
-        nb.cells.insert(0, header_cell(lab, deadline, course.timezone))
-        nbformat.write(nb, path)
-    for root, _dirs, files in os.walk(target):
-        os.chmod(root, 0o755)
-        for name in files:
-            os.chmod(os.path.join(root, name), 0o644)
-    final = outbound / lab
-    if final.exists():
-        old = outbound / f".old-{lab}-{os.getpid()}"
-        os.replace(final, old)
+    try:
+        target = staging / lab
+        shutil.copytree(released, target, ignore=shutil.ignore_patterns(".*", "__pycache__"))
+        for path in target.glob("*.ipynb"):
+            nb = nbformat.read(path, as_version=4)
+            nb.cells = [c for c in nb.cells if not c.metadata.get("labkit", {}).get("class_header")]
+            nb.cells.insert(0, header_cell(lab, deadline, course.timezone))
+            nbformat.write(nb, path)
+        readable_by_all(target)
+        final = outbound / lab
+        if final.exists():
+            old = staging / "previous"
+            os.replace(final, old)
         os.replace(target, final)
-        shutil.rmtree(old)
-    else:
-        os.replace(target, final)
-    shutil.rmtree(staging)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     write_deadlines(course)
     return final
+
+
+def readable_by_all(tree: Path) -> None:
+    """Folders 0755 and files 0644 under ``tree`` (links are not followed)."""
+    for root, dirs, files in os.walk(tree):
+        os.chmod(root, 0o755)
+        for name in files:
+            if not os.path.islink(os.path.join(root, name)):
+                os.chmod(os.path.join(root, name), 0o644)
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(root, d))]
 
 
 def release_feedback(course: Course, lab: str, collected: Path, feedback: Path) -> tuple[list[str], list[str]]:
@@ -152,6 +203,9 @@ def release_feedback(course: Course, lab: str, collected: Path, feedback: Path) 
     from labkit.grading.intake import read_collected
 
     target = course_dir(course) / "feedback"
+    if not collected.is_dir():
+        raise ExchangeError(f"nothing was collected for {lab} ({collected} is missing): feedback goes back "
+                            f"through the exchange to what `labkit collect {lab}` gathered")
     released, skipped = [], []
     for folder in sorted(p for p in collected.iterdir() if p.is_dir() and not p.name.startswith(".")):
         secret = str(read_collected(folder).get("secret", ""))

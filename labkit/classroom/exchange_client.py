@@ -24,7 +24,7 @@ from nbgrader.exchange.default import (
 )
 from nbgrader.utils import check_mode
 
-from labkit.classroom.exchange import DEADLINES_FILE, INBOUND_QUOTA
+from labkit.classroom.exchange import DEADLINES_FILE, INBOUND_QUOTA, usage
 from labkit.grading.intake import MAX_BYTES
 
 
@@ -56,13 +56,8 @@ class ClassFetchFeedback(_SharedRoot, ExchangeFetchFeedback):
 
 
 def _size(path: str) -> int:
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            full = os.path.join(root, name)
-            if not os.path.islink(full):
-                total += os.path.getsize(full)
-    return total
+    """Bytes under ``path``, however deep (a learner's own deep folder must not crash their Submit)."""
+    return usage(path, 100_000)[0]
 
 
 class PrivateSubmit(_SharedRoot, ExchangeSubmit):
@@ -112,12 +107,11 @@ class PrivateSubmit(_SharedRoot, ExchangeSubmit):
                              (datetime.fromisoformat(dates["due"]) + extension).isoformat(" ", "minutes"))
 
     def copy_files(self) -> None:
-        for root, _dirs, files in os.walk(self.src_path):
-            for name in files:
-                path = os.path.join(root, name)
-                if name.endswith(".ipynb") and os.path.getsize(path) > MAX_BYTES:
-                    self.fail(f"{name} is {os.path.getsize(path) / 2**20:.0f} MiB: the limit is "
-                              f"{MAX_BYTES // 2**20} MiB. Clear its outputs (Edit → Clear Outputs of All Cells).")
+        for name in sorted(os.listdir(self.src_path))[:1000]:  # the notebooks nbgrader submits lie at the top
+            path = os.path.join(self.src_path, name)
+            if name.endswith(".ipynb") and os.path.isfile(path) and os.path.getsize(path) > MAX_BYTES:
+                self.fail(f"{name} is {os.path.getsize(path) / 2**20:.0f} MiB: the limit is "
+                          f"{MAX_BYTES // 2**20} MiB. Clear its outputs (Edit → Clear Outputs of All Cells).")
         if _size(self.inbound_path) + _size(self.src_path) > INBOUND_QUOTA:
             self.fail(f"Your submissions would take more than {INBOUND_QUOTA // 2**20} MiB: remove large files from "
                       f"the {self.coursedir.assignment_id} folder (data, outputs) and submit again.")

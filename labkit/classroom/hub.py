@@ -85,19 +85,12 @@ def install_proxy(layout: Layout) -> Path:
     if shutil.which("npm") is None:
         raise HubError("JupyterHub's proxy comes from npm, which is missing: apt-get install npm")
     layout.node.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(layout.node),
-                           PROXY_PACKAGE], capture_output=True, text=True)
+    # as root: no package's install scripts run (the proxy needs none)
+    done = subprocess.run(["npm", "install", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix",
+                           str(layout.node), PROXY_PACKAGE], capture_output=True, text=True)
     if done.returncode or not layout.proxy.exists():
         raise HubError(f"npm could not install {PROXY_PACKAGE}:\n{done.stderr[-2000:]}")
     return layout.proxy
-
-
-def _tree_readable(path: Path) -> None:
-    for root, dirs, files in os.walk(path):
-        os.chmod(root, 0o755)
-        for name in files:
-            os.chmod(os.path.join(root, name), 0o644)
-        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(root, d))]
 
 
 def learner_args() -> list[str]:
@@ -127,10 +120,14 @@ NO_AUTOGRADE_KERNEL = "use-labkit-grade"
 
 def service_config_dir(layout: Layout) -> Path:
     """The formgrader service's own Jupyter config folder (root's ``~/.jupyter`` stays out). The service runs as
-    root, so its Autograde button would run learners' code unsandboxed as root: its notebooks' kernel is set to
-    one that does not exist, and autograding there fails before any cell runs. Grade with ``labkit grade``."""
+    root on the instructor's checkout, so it runs no code at all: no kernel may start (its Autograde button would
+    run learners' code unsandboxed, as root: grade with ``labkit grade``), JupyterLab and terminals are off, and
+    HTML in what it renders is sanitised (labkit's graded copies carry none: :mod:`labkit.grading.defang`)."""
     folder = layout.state / "formgrader-jupyter"
     folder.mkdir(parents=True, exist_ok=True)
+    server = {"KernelSpecManager": {"allowed_kernelspecs": [NO_AUTOGRADE_KERNEL]},
+              "HTMLExporter": {"sanitize_html": True}}
+    (folder / "jupyter_server_config.json").write_text(json.dumps(server, indent=1))
     (folder / "nbgrader_config.py").write_text(
         "c = get_config()  # noqa: F821 (written by labkit hub)\n"
         f"c.ExecutePreprocessor.kernel_name = {NO_AUTOGRADE_KERNEL!r}  # grade with `labkit grade`, sandboxed\n")
@@ -155,7 +152,7 @@ def setup(course: Course, course_root: Path, *, full: bool = True, progress=prin
     install_proxy(layout)
     if (course_root / "datasets").is_dir():
         shutil.copytree(course_root / "datasets", layout.datasets, dirs_exist_ok=True, symlinks=False)
-        _tree_readable(layout.datasets)
+        exchange.readable_by_all(layout.datasets)
     layout.state.mkdir(parents=True, exist_ok=True)
     os.chmod(layout.state, 0o700)
     return layout
@@ -210,7 +207,8 @@ def config(course: Course, learners: list[Learner], layout: Layout, ports: Ports
         "c.JupyterHub.services = [",
         f"    {{'name': {FORMGRADER!r}, 'url': 'http://127.0.0.1:{ports.formgrader}', 'oauth_no_confirm': True,",
         f"     'command': [{str(venv_bin / 'jupyterhub-singleuser')!r}, '--allow-root',",
-        "                 '--ServerApp.terminals_enabled=False', '--SingleUserNotebookApp.default_url=/formgrader'],",
+        "                 '--ServerApp.terminals_enabled=False', '--SingleUserNotebookApp.default_url=/formgrader',",
+        "                 '--ServerApp.jpserver_extensions', 'jupyterlab=False'],",
         f"     'cwd': {str(course_root)!r},",
         f"     'environment': {{'PATH': {path!r}, 'JUPYTER_CONFIG_DIR': {str(fg_config)!r},",
         f"                     'LABKIT_COURSE_ROOT': {str(course_root)!r}}}}},",
@@ -255,6 +253,7 @@ class Hub:
         self.layout = setup(course, course_root, full=full, progress=progress)
         ensure_instructors(course)
         self.ports = ports(port)
+        self.users = sorted({learner.id for learner in learners} | set(course.instructors))
         cfg = self.layout.state / "jupyterhub_config.py"
         cfg.write_text(config(course, learners, self.layout, self.ports, course_root))
         os.chmod(cfg, 0o600)
@@ -278,18 +277,21 @@ class Hub:
         return self
 
     def stop(self) -> None:
-        """Stop the hub (it stops its proxy, services and learners' servers); then kill whatever it started that is
-        still there, should the hub have died or been killed before it finished."""
+        """Stop the hub (it stops its proxy, services and learners' servers); then kill whatever still runs from
+        the class's environment or proxy, and every learner's cgroup, should the hub have died or been killed
+        before it finished (its proxy and servers run in sessions of their own)."""
         import psutil
 
-        family: list[psutil.Process] = []
-        if self.service.proc is not None:
-            with contextlib.suppress(psutil.Error):
-                family = psutil.Process(self.service.proc.pid).children(recursive=True)
+        from labkit.classroom.spawner import end_learner
+
         self.service.stop(timeout=STOP_SECONDS)
-        for process in family:
-            with contextlib.suppress(psutil.Error):
-                process.kill()
+        ours = (f"{self.layout.venv}/", f"{self.layout.node}/")
+        for process in psutil.process_iter(["cmdline"]):
+            with contextlib.suppress(psutil.Error, TypeError):
+                if any(arg.startswith(ours) for arg in process.info["cmdline"][:2]):
+                    process.kill()
+        for user in self.users:
+            end_learner(user)
 
     def __enter__(self) -> Hub:
         return self.start()

@@ -247,7 +247,7 @@ def import_submissions(zip_path: Path | str, lab: str, dest: Path | str, roster=
                 report.skipped.append((_show(name), why))
                 continue
             own = _RESUBMITTED.sub("", entry.filename) == notebook
-            key = (entry.late, own, entry.order, info.date_time, index)
+            key = (own, entry.late, entry.order, info.date_time, index)  # the lab's own notebook first
             candidates.setdefault(learner, []).append((key, info, entry))
         dest.mkdir(parents=True, exist_ok=True)
         budget = max_total

@@ -131,7 +131,7 @@ def import_roster(course: Course, learners: list[Learner], db_url: str) -> Impor
     exchange.prepare(course)
     for learner in learners:
         getattr(report, accounts.ensure_learner(learner.id, learner.name, group)).append(learner.id)
-        exchange.prepare_inbound(course, learner.id)
+        exchange.prepare_inbound(course, learner.id, learner.extension.total_seconds())
     listed = {learner.id for learner in learners}
     for name in sorted(accounts.members(group) - listed):
         if accounts.disable(name, group):

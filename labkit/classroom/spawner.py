@@ -1,15 +1,20 @@
 """Each learner's server, as JupyterHub starts it for ``labkit hub``: their own account, their own limits.
 
 :class:`ClassSpawner` is JupyterHub's ``LocalProcessSpawner`` (the server runs as the learner's Unix account) with
-the memory and CPU limits that ``LocalProcessSpawner`` only advertises actually enforced: the server, its
-kernels and everything they start go into a cgroup of their own (memory without swap, a CPU quota, a task
-limit) that is emptied when the server stops, so a learner's runaway kernel cannot take the machine or outlive
-their server. The learner's ``LABKIT_COURSE_ROOT`` is their home, so a lab's ``build/`` files land there.
+the memory and CPU limits that ``LocalProcessSpawner`` only advertises actually enforced: the server joins a cgroup
+of its own before it executes (so everything it and its kernels start is inside: memory without swap, a CPU
+quota, a task limit), and the cgroup is emptied when the server stops, so a learner's runaway kernel cannot take
+the machine or outlive their server. Without writable cgroups the server refuses to start, with the reason. The
+learner's ``LABKIT_COURSE_ROOT`` is their home, so a lab's ``build/`` files land there.
+
+>>> cgroup_name("ada")
+'hub-ada'
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner
@@ -23,61 +28,75 @@ MAX_TASKS = 4096  # processes and threads of one learner's server (Spark and Ten
 _CFS_PERIOD_US = 100_000
 
 
-def _cpu_quota(name: str, cpus: float, pid: int) -> Path:
-    """Hold the cgroup ``name`` (and ``pid`` in it) to ``cpus`` cores: v2's ``cpu.max`` or v1's CFS quota."""
+def cgroup_name(user: str) -> str:
+    return f"hub-{user}"
+
+
+def learner_cgroup(user: str, memory_bytes: int = 4 * 2**30) -> Cgroup:
+    """The learner's memory and task cgroup (created if missing, its limits written)."""
+    limits = Limits(memory_mb=max(64, memory_bytes // 2**20), max_tasks=MAX_TASKS)
+    return Cgroup(cgroup_name(user), limits, prefix=CLASS_CGROUPS)
+
+
+def cpu_quota(user: str, cpus: float) -> Path | None:
+    """Hold the learner's cgroup to ``cpus`` cores: v2's ``cpu.max`` (the same folder as memory), or v1's CFS quota
+    in a ``cpu`` folder of its own, which is returned (its ``cgroup.procs`` must receive the server too)."""
     quota = int(cpus * _CFS_PERIOD_US)
     if _cgroup_version() == 2:
-        folder = CGROUP_ROOT / CLASS_CGROUPS / name
+        folder = CGROUP_ROOT / CLASS_CGROUPS / cgroup_name(user)
         with contextlib.suppress(OSError):
             (folder.parent / "cgroup.subtree_control").write_text("+cpu")
         (folder / "cpu.max").write_text(f"{quota} {_CFS_PERIOD_US}")
-        return folder
-    folder = CGROUP_ROOT / "cpu" / CLASS_CGROUPS / name
+        return None
+    folder = CGROUP_ROOT / "cpu" / CLASS_CGROUPS / cgroup_name(user)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "cpu.cfs_period_us").write_text(str(_CFS_PERIOD_US))
     (folder / "cpu.cfs_quota_us").write_text(str(quota))
-    (folder / "cgroup.procs").write_text(str(pid))
     return folder
+
+
+def end_learner(user: str) -> None:
+    """Kill everything in the learner's cgroups and remove them (nothing happens if there are none)."""
+    group = Cgroup.existing(cgroup_name(user), prefix=CLASS_CGROUPS)
+    if any(d.is_dir() for d in group.dirs):
+        group.kill()
+    with contextlib.suppress(OSError):
+        (CGROUP_ROOT / "cpu" / CLASS_CGROUPS / cgroup_name(user)).rmdir()
 
 
 class ClassSpawner(LocalProcessSpawner):
     """``LocalProcessSpawner`` whose ``mem_limit`` and ``cpu_limit`` hold (see the module's docstring)."""
 
-    _cgroup: Cgroup | None = None
-    _cpu: Path | None = None
-
-    def _cgroup_name(self) -> str:
-        return f"hub-{self.user.name}"
+    _procs: list[str] = []
 
     def get_env(self) -> dict:
         env = super().get_env()
         env["LABKIT_COURSE_ROOT"] = self.user_env({})["HOME"]  # the learner's home: their build/ goes there
         return env
 
-    def _limit(self, pid: int) -> None:
-        memory = int(self.mem_limit or 4 * 2**30)
-        group = Cgroup(self._cgroup_name(), Limits(memory_mb=max(64, memory // 2**20), max_tasks=MAX_TASKS),
-                       prefix=CLASS_CGROUPS)
-        for procs in group.procs_files:
-            Path(procs).write_text(str(pid))
-        self._cgroup = group
-        if self.cpu_limit:
-            self._cpu = _cpu_quota(self._cgroup_name(), self.cpu_limit, pid)
+    def make_preexec_fn(self, name: str):
+        drop_privileges = super().make_preexec_fn(name)
+        procs = list(self._procs)
+
+        def preexec() -> None:  # in the child, as root, before it becomes the learner and executes the server
+            for path in procs:
+                with open(path, "w") as fh:
+                    fh.write(str(os.getpid()))
+            drop_privileges()
+
+        return preexec
 
     async def start(self):
-        url = await super().start()
+        user = self.user.name
         try:
-            self._limit(self.pid)
-        except OSError as exc:  # no cgroups here: the server runs, unlimited, and the log says so
-            self.log.warning("could not enforce %s's limits (%s): the server runs without them", self.user.name, exc)
-        return url
+            group = learner_cgroup(user, int(self.mem_limit or 4 * 2**30))
+            cpu = cpu_quota(user, self.cpu_limit) if self.cpu_limit else None
+        except OSError as exc:
+            raise RuntimeError(f"cannot hold {user}'s server to its memory and CPU limits ({exc}): labkit hub needs "
+                               "writable cgroups (run it as root on a machine with cgroups)") from exc
+        self._procs = group.procs_files + ([str(cpu / "cgroup.procs")] if cpu else [])
+        return await super().start()
 
     async def stop(self, now: bool = False):
         await super().stop(now=now)
-        group, self._cgroup = self._cgroup, None
-        if group is not None:
-            group.kill()
-        cpu, self._cpu = self._cpu, None
-        if cpu is not None and cpu.parent != CGROUP_ROOT / CLASS_CGROUPS:  # v1's own cpu folder (v2 shares one)
-            with contextlib.suppress(OSError):
-                cpu.rmdir()
+        end_learner(self.user.name)  # its kernels and whatever they started, too

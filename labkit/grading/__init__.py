@@ -16,6 +16,7 @@ in order, as :data:`labkit.grading.engine.STAGES`):
 ``scoring``               a test cell's score from its report (fail closed)
 ``results``               ``Question``, ``Result``, ``Run``
 ``gradebook``             nbgrader's gradebook and labkit's journal, one transaction per submission
+``defang``                the graded copy made safe for the formgrader: no learner HTML or scripts run there
 ``engine``                ``labkit grade``: the run, and the stages of one submission
 ``slicing``               which demo cells grading may skip
 ``spark_server``          the one sandboxed Spark Connect server a run's kernels share

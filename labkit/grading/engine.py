@@ -41,6 +41,7 @@ from pathlib import Path
 import nbformat
 
 from labkit.grading import cells, intake, sandbox
+from labkit.grading.defang import defang
 from labkit.grading.gradebook import Gradebook
 from labkit.grading.kernel import KernelGone, SandboxedKernel
 from labkit.grading.nbgrader import GradingError
@@ -332,10 +333,13 @@ def grade(lab: str, submissions: Path, *, workers: int | None = None, limits: sa
 
                 bar = tqdm(total=len(todo), desc=f"grading {lab}", unit="submission", ascii=True)
 
+            trusted = {c.source for c in plan.source.cells if c.cell_type == "markdown"}
+
             def keep(result: Result, executed: nbformat.NotebookNode | None) -> None:
                 autograded = Path(nb_api.coursedir.format_path(nb_api.coursedir.autograded_directory,
                                                               result.student, lab))
-                _atomic_write(autograded / plan.notebook_name, nbformat.writes(executed or _blank_from(plan)))
+                shown = defang(executed or _blank_from(plan), trusted)  # the formgrader renders it for the instructor
+                _atomic_write(autograded / plan.notebook_name, nbformat.writes(shown))
                 book.record(result, plan.notebook_name, timestamp=_received(result),
                             late_penalty=result.late_penalty)
                 results.append(result)

@@ -52,7 +52,7 @@ def format_points(value: float) -> str:
 def _summary(result, plan) -> str:
     lines = [f"# Feedback · {plan.lab} · {result.student}", "",
              f"**Score: {format_points(result.score)} / {format_points(result.max_score)}**", ""]
-    if result.late_fraction > 0:
+    if getattr(result, "late_fraction", 0.0) > 0:  # (a result from before classes had none)
         received = result.received[:16].replace("T", " ")
         lines += [f"> **Handed in late** (received {received} UTC): the late policy takes "
                   f"{result.late_fraction:.0%} of the points, {format_points(result.late_penalty)}. **Grade: "

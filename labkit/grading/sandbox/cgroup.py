@@ -19,14 +19,12 @@ class Cgroup:
     def __init__(self, name: str, limits: Limits, prefix: str = CGROUP_PREFIX) -> None:
         """``prefix``: the folder the group goes in (grading's own, which its reaper sweeps, by default)."""
         self.version = _cgroup_version()
+        self.dirs = self._dirs(self.version, name, prefix)
         if self.version == 2:
-            self.dirs = [CGROUP_ROOT / prefix / name]
             parent = CGROUP_ROOT / prefix
             parent.mkdir(exist_ok=True)
             with contextlib.suppress(OSError):
                 (parent / "cgroup.subtree_control").write_text("+memory +pids")
-        else:
-            self.dirs = [CGROUP_ROOT / c / prefix / name for c in ("memory", "pids")]
         for d in self.dirs:
             d.mkdir(parents=True, exist_ok=True)
         if self.version == 2:
@@ -43,6 +41,20 @@ class Cgroup:
             with contextlib.suppress(OSError):
                 (mem / "memory.swappiness").write_text("0")
             (pids / "pids.max").write_text(str(limits.max_tasks))
+
+    @staticmethod
+    def _dirs(version: int, name: str, prefix: str) -> list[Path]:
+        if version == 2:
+            return [CGROUP_ROOT / prefix / name]
+        return [CGROUP_ROOT / c / prefix / name for c in ("memory", "pids")]
+
+    @classmethod
+    def existing(cls, name: str, prefix: str = CGROUP_PREFIX) -> Cgroup:
+        """The group ``name`` as it is, nothing written to it: to :meth:`kill` what is left in it."""
+        group = cls.__new__(cls)
+        group.version = _cgroup_version()
+        group.dirs = cls._dirs(group.version, name, prefix)
+        return group
 
     @property
     def procs_files(self) -> list[str]:
