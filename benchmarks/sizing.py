@@ -68,7 +68,7 @@ def sizing_section() -> list[str]:
         peak, wall, code = measured([str(venv_bin / "labkit"), "run", lab])
         rows.append(f"| {lab} | {peak / 2**30:.2f} | {wall / 60:.1f} | {'ok' if code == 0 else 'FAILED'} |")
         print(rows[-1], flush=True)
-    return [HEADING, "",
+    return ["", HEADING, "",
             "Each lab run at full size (`labkit run LAB`, what a learner's Run All does) in a memory cgroup of its "
             "own; the peak is its resident memory (anonymous and shared, sampled twice a second, page cache left out) "
             "and includes everything the notebook starts. On 2 cores, one lab at a time.", "",

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner
 
+from labkit.classroom.course_file import Resources
 from labkit.grading.sandbox.cgroup import Cgroup
 from labkit.grading.sandbox.isolation import _cgroup_version
 from labkit.grading.sandbox.limits import CGROUP_ROOT, Limits
@@ -26,13 +27,14 @@ from labkit.grading.sandbox.limits import CGROUP_ROOT, Limits
 CLASS_CGROUPS = "labkit-class"  # not grading's folder: its reaper would take learners' servers for dead runs
 MAX_TASKS = 4096  # processes and threads of one learner's server (Spark and TensorFlow start many threads)
 _CFS_PERIOD_US = 100_000
+DEFAULT_MEMORY = Resources().memory_bytes  # the course file's default, when JupyterHub was given none
 
 
 def cgroup_name(user: str) -> str:
     return f"hub-{user}"
 
 
-def learner_cgroup(user: str, memory_bytes: int = 4 * 2**30) -> Cgroup:
+def learner_cgroup(user: str, memory_bytes: int = DEFAULT_MEMORY) -> Cgroup:
     """The learner's memory and task cgroup (created if missing, its limits written)."""
     limits = Limits(memory_mb=max(64, memory_bytes // 2**20), max_tasks=MAX_TASKS)
     return Cgroup(cgroup_name(user), limits, prefix=CLASS_CGROUPS)
@@ -89,7 +91,7 @@ class ClassSpawner(LocalProcessSpawner):
     async def start(self):
         user = self.user.name
         try:
-            group = learner_cgroup(user, int(self.mem_limit or 4 * 2**30))
+            group = learner_cgroup(user, int(self.mem_limit or DEFAULT_MEMORY))
             cpu = cpu_quota(user, self.cpu_limit) if self.cpu_limit else None
         except OSError as exc:
             raise RuntimeError(f"cannot hold {user}'s server to its memory and CPU limits ({exc}): labkit hub needs "
